@@ -1,0 +1,41 @@
+"""Shared fixtures. Every test gets its own job database (never the user's)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# The venv's interpreter and console script, for end-to-end tests that run the real command.
+PYTHON = sys.executable
+BIN_DIR = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the default job store at a temp file so no test touches the user's data folder."""
+    db = tmp_path_factory.mktemp("db") / "jobs.db"
+    monkeypatch.setenv("TUI_BATCH_DB", str(db))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+def tui_batch_cmd() -> list[str]:
+    """The installed console script if present (what users run), else `python -m tui_batch`."""
+    exe = BIN_DIR / "tui-batch"
+    if exe.exists():
+        return [str(exe)]
+    return [PYTHON, "-m", "tui_batch"]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TUI_BATCH_DB"] = str(tmp_path / "cli.db")
+    env.pop("TUI_BATCH_NO_TUI", None)
+    return env
