@@ -1,0 +1,58 @@
+"""tui-batch: batch-process files in parallel, from a terminal UI, headless, or from Python.
+
+The names below are the Python API; see tui_batch.api for an example. Heavy modules are
+imported on first use so that `import tui_batch` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InputError, StoreError, TuiBatchError
+from .model import ActionSpec, EngineSettings, FileEntry, FilterSpec, JobSpec, Priority, TaskState
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Batch": "api",
+    "Job": "api",
+    "Engine": "engine",
+    "Task": "engine",
+    "Stats": "engine",
+    "TaskEvent": "engine",
+    "StatsEvent": "engine",
+    "EngineEvent": "engine",
+    "Store": "store",
+    "plan_job": "jobs",
+    "create_job": "jobs",
+    "JobRunner": "jobs",
+    "scan": "scanner",
+    "find_duplicates": "dedupe",
+    "action": "actions",
+    "register": "actions",
+}
+
+__all__ = [
+    "ActionSpec",
+    "EngineSettings",
+    "FileEntry",
+    "FilterSpec",
+    "InputError",
+    "JobSpec",
+    "Priority",
+    "StoreError",
+    "TaskState",
+    "TuiBatchError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'tui_batch' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,165 @@
+"""What every action shares: the per-task context and the :class:`Action` base class.
+
+An action is described by data the engine and the UIs need before anything runs (its kind picks
+the executor, ``needs_out`` and ``options`` let the CLI and the TUI refuse bad input up front,
+``out_path_for`` lets the preview find collisions), plus the code that runs per file, which
+depends on the kind: :class:`~tui_batch.actions.template.CommandAction` prepares an argv,
+:class:`~tui_batch.actions.python.PythonAction` wraps a function.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import InputError, TuiBatchError
+from ..model import ActionSpec, EngineSettings, ExecKind, FileEntry
+from .output import mirror_path
+
+__all__ = ["Action", "ActionError", "TaskContext", "make_context"]
+
+
+class ActionError(TuiBatchError):
+    """An expected task failure: the message is all the user needs (no traceback).
+
+    One positional message only, so it pickles back from a process-pool worker.
+    """
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """Everything an action gets for one attempt on one file.
+
+    ``path`` is what the scanner found (root joined with ``rel``); ``out_path`` is the final
+    output path the action writes, as given by :meth:`Action.out_path_for` (``None`` without
+    ``--out``). Paths may carry surrogate escapes: pass them to the OS as they are. The order of
+    the fields is the engine's positional constructor call; keep it.
+    """
+
+    path: str
+    root: str
+    rel: str
+    size: int = 0
+    mtime_ns: int = 0
+    out_dir: str | None = None
+    out_path: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    task_id: int = 0
+    attempt: int = 1
+
+
+class Action:
+    """Base of every action. Subclasses set the attributes (as class attributes or through
+    ``__init__``) and implement what their kind needs.
+
+    ``writes_output``: the action writes the file named by :meth:`out_path_for` when ``--out``
+    is given (defaults to ``needs_out``). ``out_suffix`` is appended to the mirrored name
+    (``gzip`` -> ``.gz``). ``accepts_any_option`` turns off the unknown ``--opt`` check for
+    functions that did not declare their options.
+    """
+
+    name: str = ""
+    kind: ExecKind = ExecKind.THREAD
+    description: str = ""
+    needs_out: bool = False
+    options: dict[str, str] = {}
+    writes_output: bool = False
+    out_suffix: str = ""
+    accepts_any_option: bool = False
+
+    def __init__(
+        self,
+        name: str | None = None,
+        kind: ExecKind | str | None = None,
+        description: str | None = None,
+        needs_out: bool | None = None,
+        options: dict[str, str] | None = None,
+        *,
+        writes_output: bool | None = None,
+        out_suffix: str | None = None,
+        accepts_any_option: bool | None = None,
+    ) -> None:
+        # Arguments left None keep the class attributes, so a plugin can declare an action as
+        # a subclass with class attributes and a ``func`` method, and be instantiated bare.
+        cls = type(self)
+        self.name = cls.name if name is None else name
+        self.kind = ExecKind(cls.kind if kind is None else kind)
+        self.description = cls.description if description is None else description
+        self.needs_out = cls.needs_out if needs_out is None else needs_out
+        self.options = dict(cls.options if options is None else options)
+        if writes_output is None:
+            writes_output = cls.writes_output or self.needs_out
+        self.writes_output = writes_output
+        self.out_suffix = cls.out_suffix if out_suffix is None else out_suffix
+        self.accepts_any_option = (
+            cls.accepts_any_option if accepts_any_option is None else accepts_any_option
+        )
+
+    @property
+    def ref(self) -> str:
+        """What a process-pool worker resolves to find this action again (its name)."""
+        return self.name
+
+    def check(self, spec: ActionSpec, settings: EngineSettings) -> None:
+        """Refuse a job this action cannot run, before any task starts (CLI exit 2, TUI inline).
+
+        Checks ``--out`` when needed, unknown ``--opt`` keys, then :meth:`check_options`.
+        """
+        if self.needs_out and not settings.out_dir:
+            raise InputError("--out", f"action {self.name!r} writes files: give --out DIR")
+        if settings.out_dir and self.writes_output:
+            out = settings.out_dir
+            if os.path.exists(out) and not os.path.isdir(out):
+                raise InputError("--out", f"{out!r} exists and is not a folder")
+        if not self.accepts_any_option:
+            for key in spec.options:
+                if key not in self.options:
+                    known = ", ".join(sorted(self.options))
+                    hint = f"known: {known}" if known else "it takes no options"
+                    raise InputError(
+                        "--opt", f"unknown option {key!r} for action {self.name!r}; {hint}"
+                    )
+        self.check_options(spec.options)
+
+    def check_options(self, options: dict[str, str]) -> None:
+        """Validate option values (raise ``InputError('--opt', ...)``); nothing by default."""
+
+    def out_path_for(
+        self, out_dir: str | None, root: str, rel: str, multi_root: bool
+    ) -> str | None:
+        """The file this action will write for an input, or ``None`` if it writes none.
+
+        The engine passes the result as ``TaskContext.out_path``; the preview uses it to find two
+        inputs aiming at one output, or an output landing on an input.
+        """
+        if not out_dir or not self.writes_output:
+            return None
+        return mirror_path(out_dir, root, rel, multi_root) + self.out_suffix
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} kind={self.kind.value}>"
+
+
+def make_context(
+    action: Action,
+    entry: FileEntry,
+    *,
+    out_dir: str | None = None,
+    multi_root: bool = False,
+    options: dict[str, str] | None = None,
+    task_id: int = 0,
+    attempt: int = 1,
+) -> TaskContext:
+    """Build a context the way the engine does, so tests and the API cannot drift from it."""
+    return TaskContext(
+        entry.path,
+        entry.root,
+        entry.rel,
+        entry.size,
+        entry.mtime_ns,
+        out_dir,
+        action.out_path_for(out_dir, entry.root, entry.rel, multi_root),
+        dict(options or {}),
+        task_id,
+        attempt,
+    )

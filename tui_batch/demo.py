@@ -1,0 +1,153 @@
+"""`tui-batch demo`: a small sample tree and a job that shows every feature in a minute.
+
+The tree has mixed file types, nested folders, exact duplicates (skipped by dedupe), a hidden
+file and a ``.gitignore``'d folder (both left out by the default filter), and "flaky" files
+whose first attempt fails so the retry machinery is visible. The demo action
+(:func:`inspect_file`, a ``module:function`` Python action) takes a fraction of a second per
+file so the dashboard has something to show, and reports a line count per file.
+
+Core module: no Textual import. Modification times are fixed, so previews and snapshot tests
+are identical on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import xxhash
+
+from .actions import TaskContext
+from .actions.base import ActionError
+from .actions.python import action
+from .model import ActionSpec, EngineSettings, FilterSpec, JobSpec
+
+DEMO_MTIME = 1_714_561_200  # 2024-05-01 11:00 UTC: fixed so previews are reproducible
+"""Modification time given to every demo file (plus a few minutes per file)."""
+
+ACTION_REF = "tui_batch.demo:inspect_file"
+"""The demo action, as a ``module:function`` reference (shows Python actions)."""
+
+_WORDS = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+    "sigma tau upsilon phi chi psi omega"
+).split()
+
+
+def _text(seed: int, lines: int) -> str:
+    out = []
+    for i in range(lines):
+        words = [_WORDS[(seed * 7 + i * 3 + k) % len(_WORDS)] for k in range(4 + (seed + i) % 6)]
+        out.append(" ".join(words))
+    return "\n".join(out) + "\n"
+
+
+def _csv(seed: int, rows: int) -> str:
+    lines = ["date,region,units,price"]
+    for i in range(rows):
+        lines.append(f"2024-04-{1 + i % 28:02d},{['north', 'south', 'east', 'west'][(seed + i) % 4]},"
+                     f"{(seed * 13 + i * 7) % 97},{(seed + i) % 50 + 0.99:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def _log(seed: int, lines: int) -> str:
+    levels = ["INFO", "INFO", "DEBUG", "WARN", "INFO", "ERROR"]
+    return "".join(
+        f"2024-04-30T{(i // 60) % 24:02d}:{i % 60:02d}:00 {levels[(seed + i) % 6]} "
+        f"worker-{(seed + i) % 4} handled request {seed * 1000 + i}\n"
+        for i in range(lines)
+    )
+
+
+def _jpeg(seed: int, size: int) -> bytes:
+    # Not a real image, but starts like one so `file` and humans recognise the type.
+    body = bytes((seed * 31 + i * 17) % 256 for i in range(size))
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + body + b"\xff\xd9"
+
+
+def demo_files() -> dict[str, bytes]:
+    """Relative path -> content of every file in the demo tree."""
+    files: dict[str, bytes] = {}
+    for i in range(12):
+        files[f"docs/notes-{i:02d}.txt"] = _text(i, 5 + i * 3).encode()
+    for i in range(6):
+        files[f"docs/guides/chapter-{i + 1}.md"] = (
+            f"# Chapter {i + 1}\n\n" + _text(i + 20, 10 + i * 4)
+        ).encode()
+    for i in range(10):
+        files[f"logs/app-2024-04-{i + 20:02d}.log"] = _log(i, 40 + i * 25).encode()
+    for i in range(4):
+        files[f"logs/archive/worker-{i}.log"] = _log(i + 50, 200 + i * 60).encode()
+    for i in range(8):
+        files[f"data/sales-{2020 + i}.csv"] = _csv(i, 30 + i * 12).encode()
+    for i in range(3):
+        files[f"data/regions/region-{i}.csv"] = _csv(i + 10, 25).encode()
+    for i in range(9):
+        files[f"photos/2024/img_{i + 100:04d}.jpg"] = _jpeg(i, 2000 + i * 1500)
+    # Exact duplicates: dedupe skips them (and the preview marks them).
+    files["photos/2024/img_0100 (copy).jpg"] = files["photos/2024/img_0100.jpg"]
+    files["photos/backup/img_0103.jpg"] = files["photos/2024/img_0103.jpg"]
+    files["data/sales-2023-final.csv"] = files["data/sales-2023.csv"]
+    files["docs/notes-00 copy.txt"] = files["docs/notes-00.txt"]
+    # Flaky files: their first attempt fails, the automatic retry succeeds.
+    for i in range(4):
+        files[f"inbox/flaky-upload-{i}.txt"] = _text(i + 40, 6).encode()
+    for i in range(6):
+        files[f"inbox/upload-{i}.txt"] = _text(i + 60, 8).encode()
+    files["README.md"] = b"# Demo tree\n\nMade by `tui-batch demo`.\n"
+    # Left out by default: a hidden file and an ignored build folder.
+    files[".secret-token"] = b"not a real secret\n"
+    files[".gitignore"] = b"build/\n*.tmp\n"
+    files["build/output.bin"] = bytes(4096)
+    files["scratch.tmp"] = b"temporary\n"
+    return files
+
+
+def make_demo_tree(path: str | os.PathLike[str]) -> Path:
+    """Create the demo tree under ``path`` (created if needed); returns the folder."""
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    for index, (rel, content) in enumerate(sorted(demo_files().items())):
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        mtime = DEMO_MTIME + index * 300
+        os.utime(target, (mtime, mtime))
+    return root
+
+
+def _delay(path: str, options: dict[str, str]) -> float:
+    try:
+        scale = float(options.get("delay", "0.4"))
+    except ValueError:
+        raise ActionError(f"--opt delay must be seconds, got {options['delay']!r}") from None
+    fraction = xxhash.xxh3_64_intdigest(os.fsencode(path)) / 2.0**64
+    return scale * (0.25 + fraction)
+
+
+@action(
+    kind="async",
+    description="Demo: read a file, count its lines (flaky-* fail on the first try).",
+    options={"delay": "seconds of simulated work per file (default 0.4, varies per file)"},
+)
+async def inspect_file(ctx: TaskContext) -> str:
+    """Simulated work: wait a little, then report lines and a short hash."""
+    await asyncio.sleep(_delay(ctx.path, ctx.options))
+    name = os.path.basename(ctx.path)
+    if name.startswith("flaky-") and ctx.attempt == 1:
+        raise ActionError("simulated upload error: connection reset (will be retried)")
+    data = await asyncio.to_thread(Path(ctx.path).read_bytes)
+    lines = data.count(b"\n")
+    digest = xxhash.xxh3_64_hexdigest(data)[:8]
+    return f"{lines} lines, {len(data)} bytes, xxh3 {digest}\n"
+
+
+def demo_spec(path: str | os.PathLike[str]) -> JobSpec:
+    """The demo job: every file of the tree, 3 workers, 2 retries, duplicates skipped."""
+    return JobSpec(
+        filter=FilterSpec(roots=[os.fspath(path)]),
+        action=ActionSpec(name=ACTION_REF, options={"delay": "0.4"}),
+        settings=EngineSettings(workers=3, retries=2, backoff=0.5, dedupe=True),
+        name="demo",
+    )

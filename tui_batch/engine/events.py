@@ -1,0 +1,81 @@
+"""Events the engine reports to its clients (TUI, headless progress, job store, API callers).
+
+Plain slots dataclasses, created on the engine's event loop and handed synchronously to each
+subscriber. They are cheap on purpose: 100,000 tasks make 200,000+ of them, so a subscriber that
+needs to do real work (repaint, write) must coalesce or queue instead of working inline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model import TaskState
+
+
+@dataclass(slots=True)
+class TaskEvent:
+    """A task changed state (queued again for a retry, running, done, failed, ...)."""
+
+    task_id: int
+    state: TaskState
+    attempt: int
+    time: float
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    reason: str | None = None  # why skipped / cancelled / retrying
+    duration: float | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    """A snapshot of the engine's counters. Rates are exponentially smoothed."""
+
+    total: int = 0
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    retrying: int = 0  # queued again, waiting for their backoff delay
+    bytes_total: int = 0
+    bytes_done: int = 0
+    elapsed: float = 0.0
+    files_per_s: float = 0.0
+    bytes_per_s: float = 0.0
+    eta: float | None = None  # seconds; None when unknown or open-ended
+    workers: int = 0
+    paused: bool = False
+    halted: bool = False
+    finished: bool = False
+    idle_since: float | None = None  # monotonic time when the queue last ran empty (watch mode)
+
+    @property
+    def finished_count(self) -> int:
+        return self.done + self.failed + self.cancelled + self.skipped
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of finished tasks that succeeded (skipped ones excluded), or None if none."""
+        ran = self.done + self.failed + self.cancelled
+        return None if ran == 0 else self.done / ran
+
+
+@dataclass(slots=True)
+class StatsEvent:
+    """Periodic statistics (a few per second while running, and a final one at the end)."""
+
+    stats: Stats
+
+
+@dataclass(slots=True)
+class EngineEvent:
+    """Engine-level changes: paused, resumed, workers, halted, finished, warning."""
+
+    kind: str
+    message: str = ""
+    data: dict[str, object] = field(default_factory=dict)
+
+
+Event = TaskEvent | StatsEvent | EngineEvent

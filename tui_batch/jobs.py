@@ -1,0 +1,252 @@
+"""Jobs: the glue between scanning, the job store and the engine.
+
+Every client goes through here: the headless CLI, the TUI and the Python API. A job is planned
+(scan + dedupe + preview, no side effects), created (spec and tasks written to the store), then
+run by a :class:`JobRunner`, which mirrors the engine's events into the store so that a crash at
+any moment leaves a job that ``resume`` can finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actions import Action, resolve_action
+from .engine import Engine, EngineEvent, Event, Stats, Task, TaskEvent
+from .errors import InputError
+from .model import FileEntry, FilterSpec, JobSpec, Priority, TaskState
+from .preview import Preview, build_preview
+from .scanner import ScanIssue, scan
+from .store import NewTask, Store
+
+# Job states as stored.
+CREATED, RUNNING, DONE, FAILED, INTERRUPTED, CANCELLED = (
+    "created", "running", "done", "failed", "interrupted", "cancelled",
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class Plan:
+    """What a job would do: the files, their duplicates and outputs. Nothing written yet."""
+
+    spec: JobSpec
+    action: Action
+    entries: list[FileEntry]
+    issues: list[ScanIssue]
+    preview: Preview
+    multi_root: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_checked_action(spec: JobSpec) -> Action:
+    """Resolve the action and let it check the settings it depends on (e.g. --out)."""
+    spec.action.check()
+    action = resolve_action(spec.action)
+    action.check(spec.action, spec.settings)
+    return action
+
+
+def _scan_filter(spec: JobSpec) -> FilterSpec:
+    """The job's filter, with the output folder excluded so outputs never become inputs."""
+    flt = spec.filter
+    out = spec.settings.out_dir
+    if out:
+        out_abs = os.path.abspath(out)
+        for root in flt.roots:
+            root_abs = os.path.abspath(root)
+            if out_abs == root_abs:
+                raise InputError("--out", "the output folder cannot be the input folder")
+        if out_abs not in flt.excludes:
+            flt = FilterSpec(**{**flt.to_dict(), "excludes": [*flt.excludes, out_abs]})
+    return flt
+
+
+def plan_job(
+    spec: JobSpec, *, store: Store | None = None, cancel: threading.Event | None = None
+) -> Plan:
+    """Scan, dedupe and preview. Blocking (run it in a thread from a UI); cancellable."""
+    action = resolve_checked_action(spec)
+    issues: list[ScanIssue] = []
+    flt = _scan_filter(spec)
+    entries = list(scan(flt, on_issue=issues.append, cancel=cancel))
+    multi_root = len(spec.filter.roots) > 1
+    out_dir = spec.settings.out_dir
+
+    def out_path_for(entry: FileEntry) -> str | None:
+        if out_dir is None:
+            return None
+        return action.out_path_for(out_dir, entry.root, entry.rel, multi_root)
+
+    preview = build_preview(
+        entries,
+        action=action,
+        out_dir=out_dir,
+        roots=spec.filter.roots,
+        dedupe=spec.settings.dedupe,
+        cache=store,
+        out_path_for=out_path_for,
+    )
+    return Plan(spec, action, entries, issues, preview, multi_root)
+
+
+def create_job(
+    store: Store,
+    plan: Plan,
+    *,
+    exclude: Iterable[str] = (),
+    priorities: Mapping[str, Priority] | None = None,
+) -> int:
+    """Write the job and its tasks. ``exclude``: paths deselected in the preview."""
+    excluded = set(exclude)
+    prios = priorities or {}
+    default = plan.spec.settings.priority
+    spec = plan.spec.to_dict()
+    spec["multi_root"] = plan.multi_root
+    job_id = store.create_job(spec, name=plan.spec.name)
+    rows: list[NewTask] = []
+    for row in plan.preview.rows:
+        e = row.entry
+        if e.path in excluded:
+            continue
+        state, reason = TaskState.QUEUED.value, None
+        if row.duplicate_of is not None:
+            state, reason = TaskState.SKIPPED.value, f"duplicate of {row.duplicate_of}"
+        rows.append(
+            NewTask(
+                path=e.path, root=e.root, rel=e.rel, size=e.size, mtime_ns=e.mtime_ns,
+                dev=e.dev, ino=e.ino, priority=int(prios.get(e.path, default)), state=state,
+                reason=reason, duplicate_of=row.duplicate_of,
+            )
+        )
+    store.add_tasks(job_id, rows)
+    return job_id
+
+
+def _spec_from_store(data: dict[str, Any]) -> JobSpec:
+    """A stored spec, without re-validating the filter: roots may be gone by resume time and
+    the filter is not needed to finish the tasks already chosen."""
+    from .model import ActionSpec, EngineSettings
+
+    flt = FilterSpec(**{k: v for k, v in (data.get("filter") or {}).items()
+                        if k in FilterSpec.__dataclass_fields__})
+    return JobSpec(
+        filter=flt,
+        action=ActionSpec.from_dict(data.get("action") or {}),
+        settings=EngineSettings.from_dict(data.get("settings") or {}),
+        name=data.get("name"),
+    )
+
+
+class JobRunner:
+    """Runs one stored job to the end, keeping the store in step with the engine."""
+
+    def __init__(self, store: Store, job_id: int, *, workers: int | None = None) -> None:
+        self.store = store
+        self.job_id = job_id
+        job = store.get_job(job_id)
+        self.spec = _spec_from_store(job.spec)
+        if workers is not None:
+            self.spec.settings.workers = workers
+        self.action = resolve_checked_action(self.spec)
+        self.recovered = store.recover_interrupted(job_id)
+        """Tasks found 'running' (the previous process died): they run again."""
+        self.engine = Engine(
+            self.action,
+            self.spec.settings,
+            out_dir=self.spec.settings.out_dir,
+            multi_root=bool(job.spec.get("multi_root")),
+            options=self.spec.action.options,
+        )
+        tasks = []
+        for rec in store.load_tasks(job_id):
+            state = TaskState(rec.state)
+            tasks.append(
+                Task(
+                    id=rec.id, path=rec.path, root=rec.root, rel=rec.rel, size=rec.size,
+                    mtime_ns=rec.mtime_ns, dev=rec.dev, ino=rec.ino,
+                    priority=Priority(rec.priority), state=state, attempts=rec.attempts,
+                    exit_code=rec.exit_code, error=rec.error, reason=rec.reason,
+                    retry_base=rec.attempts,
+                )
+            )
+        self.engine.submit(tasks)
+        self.engine.subscribe(self._on_event)
+        self.stopped = False
+
+    def _on_event(self, ev: Event) -> None:
+        """Mirror engine events into the store (the store batches the writes)."""
+        if type(ev) is TaskEvent:
+            state = ev.state
+            if state is TaskState.RUNNING:
+                task = self.engine.tasks[ev.task_id]
+                self.store.record_start(ev.task_id, ev.attempt, task.started_at or ev.time)
+            elif ev.duration is not None:  # an attempt ended
+                task = self.engine.tasks[ev.task_id]
+                self.store.record_end(
+                    ev.task_id, ev.attempt, state.value,
+                    started_at=task.started_at or ev.time, ended_at=task.ended_at or ev.time,
+                    exit_code=ev.exit_code, signal=ev.signal, error=ev.error,
+                    stdout_tail=task.stdout_tail or None, stderr_tail=task.stderr_tail or None,
+                    reason=ev.reason,
+                )
+            else:
+                self.store.set_task_state(ev.task_id, state.value, ev.reason)
+        elif type(ev) is EngineEvent and ev.kind == "priority":
+            data: Any = ev.data
+            self.store.set_task_priority(int(data["task_id"]), int(data["priority"]))
+
+    def stop(self) -> None:
+        """Ctrl-C / quit: stop starting tasks, stop running ones, keep the job resumable.
+        A second call kills running commands at once."""
+        self.stopped = True
+        self.engine.stop()
+
+    async def run(self) -> int:
+        """Run what is left; returns the exit code of the brief (0, 1 or 130)."""
+        self.store.set_job_state(self.job_id, RUNNING)
+        try:
+            stats = await self.engine.run()
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._save, INTERRUPTED))
+            raise
+        code, state = self.outcome(stats)
+        await asyncio.to_thread(self._save, state)
+        return code
+
+    def outcome(self, stats: Stats) -> tuple[int, str]:
+        """Exit code and job state for a finished engine run."""
+        if self.stopped or stats.queued or stats.running:
+            return EXIT_INTERRUPTED if self.stopped else EXIT_FAILED, INTERRUPTED
+        if stats.failed or stats.cancelled:
+            return EXIT_FAILED, FAILED
+        return EXIT_OK, DONE
+
+    def _save(self, state: str) -> None:
+        self.store.flush()
+        self.store.set_job_state(self.job_id, state)
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+
+
+async def run_spec(
+    spec: JobSpec, store: Store, *, on_event: Any = None
+) -> tuple[int, int]:
+    """Plan, create and run a job in one go (the Python API's simplest entry point).
+    Returns (job_id, exit code)."""
+    plan = await asyncio.to_thread(plan_job, spec, store=store)
+    job_id = create_job(store, plan)
+    runner = JobRunner(store, job_id)
+    if on_event is not None:
+        runner.engine.subscribe(on_event)
+    try:
+        code = await runner.run()
+    finally:
+        await runner.aclose()
+    return job_id, code

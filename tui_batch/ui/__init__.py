@@ -1,0 +1,41 @@
+"""The Textual TUI: one client of the core (the only package that imports Textual).
+
+The CLI imports this lazily, only to open the TUI, so headless runs never load Textual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..model import JobSpec
+
+__all__ = ["run_tui"]
+
+
+def run_tui(
+    *,
+    root: str | None = None,
+    spec: JobSpec | None = None,
+    job_id: int | None = None,
+    db: str | None = None,
+    start: str = "form",
+) -> int:
+    """Open the TUI and return the process exit code.
+
+    ``start``: ``form`` (filter form; ``root`` / ``spec`` prefill it; ``demo`` is the same with
+    the demo spec), ``run`` (plan ``spec``, create the job, open its dashboard running),
+    ``resume`` (dashboard of ``job_id``, running), ``jobs`` (the jobs screen).
+    Exit codes: 0 all tasks succeeded (or nothing ran), 1 some failed or were cancelled,
+    130 quit while work remained (the job stays resumable).
+    """
+    from .app import BatchApp, run_app
+
+    if start not in ("form", "run", "resume", "jobs", "demo"):
+        raise ValueError(f"unknown start screen {start!r}")
+    if start == "run" and spec is None:
+        raise ValueError("start='run' needs a spec")
+    if start == "resume" and job_id is None:
+        raise ValueError("start='resume' needs a job_id")
+    app = BatchApp(root=root, spec=spec, job_id=job_id, db=db, start=start)  # type: ignore[arg-type]
+    return run_app(app)

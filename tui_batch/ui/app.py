@@ -1,0 +1,216 @@
+"""The Textual application: screen routing, the job store, quit semantics, exit codes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar, Literal
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, LoadingIndicator, Static
+
+from ..errors import InputError, TuiBatchError
+from ..jobs import EXIT_INTERRUPTED, EXIT_OK, create_job, plan_job
+from ..model import JobSpec
+from ..store import Store
+from .clock import Clock, SystemClock
+from .commands import ScreenActions
+from .resources import stylesheet_path
+
+StartMode = Literal["form", "run", "resume", "jobs", "demo"]
+
+
+class PreparingScreen(Screen[None]):
+    """Shown while `tui-batch run` scans and creates its job before the dashboard opens."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        """What is being prepared."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.text, id="preparing")
+        yield LoadingIndicator()
+        yield Footer()
+
+
+class BatchApp(App[int]):
+    """tui-batch's TUI. ``run_tui`` builds one; tests build it directly with a fixed clock."""
+
+    CSS_PATH = str(stylesheet_path())
+    TITLE = "tui-batch"
+    COMMANDS = App.COMMANDS | {ScreenActions}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "jobs", "Jobs"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        root: str | None = None,
+        spec: JobSpec | None = None,
+        job_id: int | None = None,
+        db: str | None = None,
+        start: StartMode = "form",
+        clock: Clock | None = None,
+        deterministic: bool = False,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__()
+        self.root = root
+        """Folder prefilled in the form."""
+        self.spec = spec
+        """Spec prefilled in the form, or run directly (start='run')."""
+        self.job_id = job_id
+        """Job to resume (start='resume')."""
+        self.db = db
+        """Job store path (None: TUI_BATCH_DB or the user data folder)."""
+        self.start = start
+        """First screen."""
+        self.clock: Clock = clock or SystemClock()
+        """Time source of every widget that shows dates or durations."""
+        self.deterministic = deterministic
+        """Tests / screenshots: no animation, no cursor blink."""
+        self.last_exit_code = EXIT_OK
+        """Exit code of the last finished job run (0, 1 or 130)."""
+        self._store = store
+        self._store_lock = threading.Lock()
+        if deterministic:
+            self.animation_level = "none"
+
+    # ------------------------------------------------------------------ store
+    @property
+    def store(self) -> Store:
+        """The job store, opened on first use (thread-safe: workers may get here first)."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store(self.db)
+            return self._store
+
+    def on_unmount(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except TuiBatchError as exc:  # a failed background write: report, don't crash
+                self.log.error(f"store close: {exc}")
+
+    # ---------------------------------------------------------------- routing
+    def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+        from .screens.form import FormScreen
+        from .screens.jobs import JobsScreen
+
+        if self.start == "run" and self.spec is not None:
+            self.push_screen(PreparingScreen("Scanning and creating the job…"))
+            self.prepare_run(self.spec)
+        elif self.start == "resume" and self.job_id is not None:
+            self.push_screen(DashboardScreen(self.store, self.job_id, autostart=True))
+        elif self.start == "jobs":
+            self.push_screen(JobsScreen())
+        else:
+            self.push_screen(FormScreen(root=self.root, spec=self.spec))
+
+    @work(thread=True, exclusive=True, group="prepare")
+    def prepare_run(self, spec: JobSpec) -> None:
+        """`tui-batch run` on a terminal: plan + create the job, then open its dashboard."""
+        try:
+            plan = plan_job(spec, store=self.store)
+            job_id = create_job(self.store, plan)
+        except (InputError, OSError) as exc:
+            message = f"{exc.field}: {exc.message}" if isinstance(exc, InputError) else str(exc)
+            self.call_from_thread(self._prepare_failed, spec, message)
+            return
+        self.call_from_thread(self._open_dashboard, job_id)
+
+    def _open_dashboard(self, job_id: int) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        self.switch_screen(DashboardScreen(self.store, job_id, autostart=True))
+
+    def _prepare_failed(self, spec: JobSpec, message: str) -> None:
+        from .screens.form import FormScreen
+
+        self.switch_screen(FormScreen(spec=spec))
+        self.notify(message, severity="error", title="Cannot start")
+
+    # ---------------------------------------------------------------- actions
+    def action_help(self) -> None:
+        """Keys and concepts of every screen."""
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_jobs(self) -> None:
+        """Jobs in the store: open, resume, delete."""
+        from .screens.jobs import JobsScreen
+
+        if isinstance(self.screen, JobsScreen):
+            return
+        running = self.running_dashboard()
+        if running is not None and running is self.screen:
+            self.notify("A job is running: quit (q) stops it resumably, or wait for it.",
+                        severity="warning")
+            return
+        self.push_screen(JobsScreen())
+
+    def running_dashboard(self) -> Any:
+        """The dashboard whose job is running, if any."""
+        from .screens.dashboard import DashboardScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen) and screen.running:
+                return screen
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "jobs":
+            from .screens.jobs import JobsScreen
+
+            return not isinstance(self.screen, JobsScreen) and self.running_dashboard() is None
+        return True
+
+    async def action_quit(self) -> None:
+        """Quit; asks first when work is running (the job stays resumable)."""
+        from .dialogs.confirm import ConfirmDialog
+
+        dashboard = self.running_dashboard()
+        if dashboard is None:
+            self.exit(self.last_exit_code)
+            return
+        left = dashboard.remaining()
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await self.quit_running(dashboard)
+
+        await self.push_screen(
+            ConfirmDialog(
+                "Quit while the job runs?",
+                f"{left:,} tasks are not finished. Running tasks are stopped; the job stays "
+                f"resumable: tui-batch resume {dashboard.job_id}",
+                yes="Quit", no="Keep running", danger=True,
+            ),
+            answer,
+        )
+
+    async def quit_running(self, dashboard: Any) -> None:
+        """Stop the running job (saved, resumable) and exit with 130."""
+        await dashboard.stop_and_wait()
+        self.exit(EXIT_INTERRUPTED if dashboard.remaining() or dashboard.exit_code == 130
+                  else (dashboard.exit_code or EXIT_OK))
+
+    def record_exit_code(self, code: int) -> None:
+        """A dashboard finished a run: remember its outcome for the process exit code."""
+        self.last_exit_code = code
+
+
+def run_app(app: BatchApp) -> int:
+    """Run and translate the app's return value into a process exit code."""
+    result = app.run()
+    return EXIT_OK if result is None else int(result)

@@ -1,0 +1,1 @@
+"""The TUI's screens: form, preview, dashboard, jobs, help."""

@@ -1,0 +1,456 @@
+"""The live dashboard: statistics, progress, the task list, the selected task's log, controls.
+
+The engine runs on the app's event loop (its work is in threads, processes and subprocesses).
+The :class:`~tui_batch.ui.messages.EngineBridge` coalesces its events into a few messages per
+second; this screen only ever repaints what is visible, so 100,000 fast tasks cost the UI a
+constant few milliseconds per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+
+from ...engine.events import Stats
+from ...jobs import JobRunner
+from ...model import Priority, TaskState
+from ..clock import SystemClock
+from ..messages import EngineBridge, EngineNotice, JobFinished, StatsUpdated, TasksChanged
+from ..widgets.log_pane import LogPane
+from ..widgets.stats_panel import StatsPanel
+from ..widgets.task_list import TaskList, task_state
+from ..widgets.virtual_table import VirtualTable
+
+if TYPE_CHECKING:
+    from ...store import Store
+
+FILTER_REBUILD_INTERVAL = 0.5
+"""Seconds between recomputations of a status-filtered view while tasks change."""
+
+
+class DashboardScreen(Screen[int]):
+    """Runs (or shows) one stored job."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
+        Binding("s", "start", "Start"),
+        Binding("c", "cancel_task", "Cancel task"),
+        Binding("C", "cancel_all", "Cancel all"),
+        Binding("r", "retry_failed", "Retry failed"),
+        Binding("plus,equals_sign", "workers(1)", "Workers +", key_display="+"),
+        Binding("minus", "workers(-1)", "Workers -", key_display="-"),
+        Binding("P", "priority", "Priority"),
+        Binding("f", "filter", "Filter"),
+        Binding("o", "sort", "Sort", show=False),
+        Binding("tab", "app.focus_next", "Focus", show=False),
+        Binding("escape", "back", "Jobs"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        job_id: int,
+        *,
+        runner: JobRunner | None = None,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        """The job store (attempt history for the log pane)."""
+        self.job_id = job_id
+        """The job shown."""
+        self.runner = runner
+        """Runs the job; created on mount when not given."""
+        self.autostart = autostart
+        """Start running on mount (``run``/``resume``) or wait for "Start" (opened job)."""
+        self.running = False
+        """A run is in progress (the engine is live)."""
+        self.stopping = False
+        """Quit was requested: the runner is stopping, the job stays resumable."""
+        self.exit_code: int | None = None
+        """Exit code of the last finished run (None while running / before)."""
+        self.bridge = EngineBridge(self)
+        """Coalesces engine events into messages for this screen."""
+        self.messages_handled = 0
+        """Bridge messages handled (bench figure)."""
+        self._filter_dirty = False
+        self._live_timer: Timer | None = None
+        self._run_done: asyncio.Event = asyncio.Event()
+
+    # ----------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        clock = getattr(self.app, "clock", None) or SystemClock()
+        yield StatsPanel(clock, id="stats")
+        with Vertical(id="tasks-box"):
+            yield TaskList(id="tasks")
+        yield LogPane(id="log")
+        yield Footer()
+
+    @property
+    def engine(self) -> Any:
+        """The live engine (None until the runner is loaded)."""
+        return self.runner.engine if self.runner is not None else None
+
+    @property
+    def task_list(self) -> TaskList:
+        """The task list widget."""
+        return self.query_one(TaskList)
+
+    @property
+    def stats_panel(self) -> StatsPanel:
+        """The statistics widget."""
+        return self.query_one(StatsPanel)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"job {self.job_id}"
+        self.query_one("#tasks-box").border_title = "Tasks: all"
+        self.query_one(LogPane).show_task(None)
+        self.stats_panel.state_text = "loading"
+        self.stats_panel.refresh_text()
+        self.task_list.focus()
+        self.set_interval(1.0, self._tick, name="dashboard-clock")
+        self._live_timer = self.set_interval(0.5, self._refresh_live_output, name="live-output")
+        self.load_job()
+
+    @work(group="load", exclusive=True)
+    async def load_job(self) -> None:
+        """Build the runner off the event loop (loading 100k task rows takes a moment)."""
+        if self.runner is None:
+            try:
+                self.runner = await asyncio.to_thread(JobRunner, self.store, self.job_id)
+            except Exception as exc:  # unknown job, broken store, unknown action
+                self.stats_panel.state_text = "cannot load"
+                self.stats_panel.refresh_text()
+                self.notify(str(exc), severity="error", title=f"Job {self.job_id}")
+                return
+        engine = self.runner.engine
+        self.task_list.set_rows(list(engine.tasks.values()))
+        self.bridge.attach(engine)
+        self._show_stats(engine.snapshot())
+        if self.autostart:
+            self.start_run()
+        else:
+            self.stats_panel.state_text = self._idle_state()
+            self.stats_panel.refresh_text()
+        self.refresh_bindings()
+        self._update_log()
+
+    def _idle_state(self) -> str:
+        stats = self.engine.snapshot() if self.engine is not None else Stats()
+        if stats.queued or stats.running:
+            return "not running"
+        if stats.failed or stats.cancelled:
+            return "finished with failures"
+        return "done"
+
+    # ------------------------------------------------------------------ runs
+    def start_run(self) -> None:
+        """Run what is queued (first run, resume, or after retry-failed)."""
+        if self.runner is None or self.running:
+            return
+        self.running = True
+        self.exit_code = None
+        self._run_done = asyncio.Event()
+        self.stats_panel.state_text = "paused" if self.engine.paused else "running"
+        self.stats_panel.start_run()
+        self.refresh_bindings()
+        self.run_worker(self._run(), group="job", exclusive=True, name="job-run")
+
+    async def _run(self) -> None:
+        assert self.runner is not None
+        error = None
+        try:
+            code = await self.runner.run()
+        except Exception as exc:  # the runner saved the job as interrupted
+            code, error = 1, f"{type(exc).__name__}: {exc}"
+        finally:
+            self.running = False
+            self._run_done.set()
+        self.post_message(JobFinished(code, error))
+
+    async def wait_finished(self) -> None:
+        """Return when the current run (if any) has ended."""
+        if self.running:
+            await self._run_done.wait()
+
+    async def stop_and_wait(self) -> None:
+        """Quit path: stop the runner (job stays resumable) and wait for it."""
+        if self.runner is not None and self.running:
+            self.stopping = True
+            self.stats_panel.state_text = "stopping"
+            self.stats_panel.refresh_text()
+            self.runner.stop()
+            await self.wait_finished()
+
+    @on(JobFinished)
+    def _job_finished(self, message: JobFinished) -> None:
+        self.exit_code = message.exit_code
+        record = getattr(self.app, "record_exit_code", None)
+        if record is not None:
+            record(message.exit_code)
+        self.bridge.flush()
+        stats = self.engine.snapshot()
+        self.stats_panel.end_run()
+        if message.error:
+            self.stats_panel.state_text = "crashed"
+            self.notify(message.error, severity="error", title="Job stopped")
+        elif message.exit_code == 130:
+            self.stats_panel.state_text = "stopped (resumable)"
+        elif message.exit_code == 0:
+            self.stats_panel.state_text = "done"
+            self.notify(f"{stats.done:,} done, {stats.skipped:,} skipped", title="Job finished")
+        else:
+            self.stats_panel.state_text = "finished with failures"
+            self.notify(
+                f"{stats.failed:,} failed, {stats.cancelled:,} cancelled - r retries them",
+                severity="warning", title="Job finished",
+            )
+        self._show_stats(stats)
+        self.task_list.rebuild()
+        self.refresh_bindings()
+        self._update_log()
+
+    # --------------------------------------------------------- engine -> UI
+    @on(StatsUpdated)
+    def _stats_updated(self, message: StatsUpdated) -> None:
+        self.messages_handled += 1
+        self._show_stats(message.stats)
+
+    def _show_stats(self, stats: Stats) -> None:
+        panel = self.stats_panel
+        if self.running and not self.stopping:
+            panel.state_text = "paused" if stats.paused else "running"
+        panel.update_stats(stats)
+
+    @on(TasksChanged)
+    def _tasks_changed(self, message: TasksChanged) -> None:
+        self.messages_handled += 1
+        table = self.task_list
+        if table.status_filter is not None or table.sort_key in ("state", "attempts", "exit"):
+            self._filter_dirty = True
+        table.refresh_rows()
+        log = self.query_one(LogPane)
+        if log.task_id is not None and log.task_id in message.task_ids:
+            self._update_log()
+        self.refresh_bindings()
+
+    @on(EngineNotice)
+    def _engine_notice(self, message: EngineNotice) -> None:
+        kind = message.event.kind
+        if kind in ("paused", "resumed"):
+            self.stats_panel.state_text = "paused" if kind == "paused" else "running"
+            self.stats_panel.refresh_text()
+        elif kind == "halted":
+            self.notify(message.event.message or "too many failures", severity="warning",
+                        title="Halted")
+        elif kind == "warning":
+            self.notify(message.event.message, severity="warning")
+        self.refresh_bindings()
+
+    def _tick(self) -> None:
+        """Once a second: elapsed clock, and a throttled rebuild of a filtered view."""
+        if self.running:
+            self.stats_panel.refresh_text()
+        if self._filter_dirty:
+            self._filter_dirty = False
+            self.task_list.rebuild()
+
+    # ------------------------------------------------------------- log pane
+    @on(VirtualTable.CursorMoved, "#tasks")
+    def _cursor_moved(self) -> None:
+        self._update_log()
+        self.refresh_bindings()
+
+    def selected_task(self) -> Any:
+        """The task under the cursor (engine Task), or None."""
+        return self.task_list.cursor_item
+
+    def _update_log(self) -> None:
+        task = self.selected_task()
+        log = self.query_one(LogPane)
+        if task is None:
+            log.show_task(None)
+            return
+        live = ("", "")
+        attempts: list[Any] = []
+        if self.engine is not None:
+            if task.state is TaskState.RUNNING:
+                live = self.engine.live_output(task.id)
+            elif task.attempts:
+                try:
+                    attempts = self.store.attempts(task.id)
+                except Exception:  # store closed / busy: show what the engine has
+                    attempts = []
+        retries = self.runner.spec.settings.retries if self.runner is not None else 0
+        log.show_task(task, live=live, attempts=attempts, max_attempts=retries + 1)
+
+    def _refresh_live_output(self) -> None:
+        task = self.selected_task()
+        if task is not None and task.state is TaskState.RUNNING:
+            self._update_log()
+
+    # ---------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        engine = self.engine
+        live = engine is not None and self.running and not self.stopping
+        if action == "pause":
+            return live and not engine.paused
+        if action == "resume":
+            return live and engine.paused
+        if action == "start":
+            if engine is None or self.running:
+                return False
+            stats = engine.snapshot()
+            return bool(stats.queued)
+        if action == "cancel_task":
+            task = self.selected_task()
+            return live and task is not None and not task.state.terminal
+        if action == "cancel_all":
+            return live
+        if action == "retry_failed":
+            if engine is None or self.stopping:
+                return False
+            stats = engine.snapshot()
+            return bool(stats.failed or stats.cancelled)
+        if action == "workers":
+            return engine is not None and not self.stopping
+        if action == "priority":
+            task = self.selected_task()
+            return task is not None and task.state is TaskState.QUEUED
+        if action == "back":
+            return not self.running
+        return True
+
+    def action_pause(self) -> None:
+        """No new task starts; running ones finish."""
+        if self.engine is not None:
+            self.engine.pause()
+            self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        """Start tasks again after a pause."""
+        if self.engine is not None:
+            self.engine.resume()
+            self.refresh_bindings()
+
+    def action_start(self) -> None:
+        """Run the queued tasks of a job opened from the jobs screen."""
+        self.start_run()
+
+    def action_cancel_task(self) -> None:
+        """Cancel the selected task (a running command gets SIGTERM, then SIGKILL)."""
+        task = self.selected_task()
+        if task is not None and self.engine is not None and self.engine.cancel(task.id):
+            self.notify(f"Cancelling task #{task.id}", timeout=2)
+
+    def action_cancel_all(self) -> None:
+        """Cancel every waiting and running task, after confirmation."""
+        from ..dialogs.confirm import ConfirmDialog
+
+        stats = self.engine.snapshot()
+        left = stats.queued + stats.running
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.engine is not None:
+                self.engine.cancel_all()
+                self.notify(f"Cancelled {left:,} tasks", timeout=3)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Cancel all tasks?",
+                f"{stats.queued:,} waiting tasks will not run and {stats.running:,} running "
+                "ones are stopped. Retry failed (r) can queue them again.",
+                yes="Cancel all", no="Keep running", danger=True,
+            ),
+            answer,
+        )
+
+    def action_retry_failed(self) -> None:
+        """Queue failed and cancelled tasks again (and run them if the job had finished)."""
+        if self.engine is None:
+            return
+        n = self.engine.retry_failed()
+        self.notify(f"Retrying {n:,} tasks", timeout=3)
+        if n and not self.running:
+            self.start_run()
+        self.task_list.rebuild()
+        self.refresh_bindings()
+
+    def action_workers(self, delta: int) -> None:
+        """Change concurrency while running."""
+        if self.engine is None:
+            return
+        target = max(1, self.engine.workers + delta)
+        self.engine.set_workers(target)
+        self.stats_panel.stats.workers = self.engine.workers
+        self.stats_panel.refresh_text()
+        self.notify(f"{self.engine.workers} workers", timeout=1.5)
+
+    def action_priority(self) -> None:
+        """Move the selected waiting task up or down the queue."""
+        from ..dialogs.priority import PriorityPicker
+
+        task = self.selected_task()
+        if task is None or self.engine is None:
+            return
+
+        def chosen(priority: Priority | None) -> None:
+            if priority is not None and self.engine is not None:
+                self.engine.set_priority(task.id, priority)
+                self.task_list.refresh_rows()
+                self._update_log()
+
+        self.app.push_screen(PriorityPicker(Priority(int(task.priority)), f"task #{task.id}"),
+                             chosen)
+
+    def action_filter(self) -> None:
+        """Cycle the status filter: all, running, queued, failed, done, cancelled, skipped."""
+        status = self.task_list.cycle_filter()
+        label = status or "all"
+        self.query_one("#tasks-box").border_title = (
+            f"Tasks: {label} ({self.task_list.row_count:,})" if status else "Tasks: all"
+        )
+
+    def action_sort(self) -> None:
+        """Sort by the next column (or click a header)."""
+        self.task_list.cycle_sort()
+
+    def action_back(self) -> None:
+        """Back to the jobs list (only when nothing runs)."""
+        from .jobs import JobsScreen
+
+        self.bridge.detach()
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.switch_screen(JobsScreen())
+
+    def on_unmount(self) -> None:
+        self.bridge.detach()
+
+    def remaining(self) -> int:
+        """Tasks not finished yet (for the quit question)."""
+        if self.engine is None:
+            return 0
+        s = self.engine.snapshot()
+        return s.queued + s.running
+
+    def state_counts(self) -> dict[str, int]:
+        """Tasks per state (tests)."""
+        counts: dict[str, int] = {}
+        if self.engine is not None:
+            for task in self.engine.tasks.values():
+                state = task_state(task)
+                counts[state] = counts.get(state, 0) + 1
+        return counts

@@ -1,0 +1,229 @@
+"""Jobs in the store: open one's dashboard, resume an unfinished one, delete one.
+
+The list is re-read every few seconds (another ``tui-batch run`` may be writing to the same
+store) in a thread, because ``list_jobs`` is a SQLite query.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ...model import ActionSpec
+from .. import format as fmt
+from ..widgets.virtual_table import Cell, Column, VirtualTable
+
+
+STATE_STYLE = {
+    "done": "ok", "failed": "bad", "running": "run", "interrupted": "warn",
+    "cancelled": "warn", "created": "dim", "paused": "warn",
+}
+
+COLUMNS = [
+    Column("id", "Job", 5, align="right"),
+    Column("created", "Created", 16),
+    Column("state", "State", 11),
+    Column("roots", "Roots", 0, min_width=10, keep_tail=True),
+    Column("action", "Action", 0, min_width=10),
+    Column("counts", "Done/Fail/Total", 17, align="right", hide_below=72),
+]
+
+
+def _text(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def resumable(job: Any) -> bool:
+    """Has tasks left to run (queued, or interrupted by a crash / quit)."""
+    c = job.counts
+    return c.get("queued", 0) + c.get("interrupted", 0) + c.get("running", 0) > 0
+
+
+def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
+    """Cell text for a JobSummary."""
+    if key == "id":
+        return str(job.id)
+    if key == "created":
+        return fmt.timestamp(job.created_at) if now is None else fmt.ago(job.created_at, now)
+    if key == "state":
+        return (job.state + (" ↺" if resumable(job) else ""), STATE_STYLE.get(job.state, ""))
+    if key == "roots":
+        roots = (job.spec.get("filter") or {}).get("roots") or []
+        home = os.path.expanduser("~")
+        shown = [("~" + r[len(home):]) if r.startswith(home + os.sep) else r for r in roots]
+        return _text(" ".join(shown))
+    if key == "action":
+        try:
+            label = ActionSpec(**(job.spec.get("action") or {})).label
+        except TypeError:
+            label = "?"
+        return _text(job.name + ": " + label if job.name else label)
+    if key == "counts":
+        c = job.counts
+        return f"{c.get('done', 0):,}/{c.get('failed', 0):,}/{job.total:,}"
+    return ""
+
+
+class JobsScreen(Screen[None]):
+    """Every job in the store, newest first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open"),
+        Binding("r", "resume", "Resume"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("n", "new", "New job"),
+        Binding("g", "reload", "Refresh"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[Any] = []
+        """The JobSummary rows last loaded."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="jobs-box"):
+            yield VirtualTable(COLUMNS, self._cell, sort_keys={
+                "id": lambda j: j.id, "created": lambda j: j.created_at,
+                "counts": lambda j: j.total,
+            }, id="jobs")
+        yield Static("", id="job-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "jobs"
+        self.query_one("#jobs-box").border_title = "Jobs"
+        table = self.query_one("#jobs", VirtualTable)
+        table.empty_text = "no jobs yet: press n to build one"
+        table.focus()
+        self.reload()
+        self.set_interval(3.0, self.reload, name="jobs-reload")
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def _cell(self, job: Any, key: str) -> Cell:
+        if key == "created":
+            return job_cell(job, key, getattr(self.app, "clock", None) and self.app.clock.time())
+        return job_cell(job, key)
+
+    @work(thread=True, exclusive=True, group="jobs")
+    def reload(self) -> None:
+        """Read the job list in a thread (SQLite)."""
+        store = self.app.store  # type: ignore[attr-defined]
+        try:
+            jobs = store.list_jobs()
+        except Exception as exc:  # a locked or broken store must not kill the screen
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._show_jobs, jobs)
+
+    def _show_jobs(self, jobs: list[Any]) -> None:
+        if not self.is_attached:
+            return
+        self.jobs = jobs
+        table = self.query_one("#jobs", VirtualTable)
+        keep = table.cursor_item.id if table.cursor_item is not None else None
+        table.set_rows(jobs)
+        if keep is not None:
+            for i, job in enumerate(table.view_items()):
+                if job.id == keep:
+                    table.move_cursor(i)
+                    break
+        self.query_one("#jobs-box").border_title = f"Jobs ({len(jobs)})"
+        self._show_detail()
+        self.refresh_bindings()
+
+    @on(VirtualTable.CursorMoved, "#jobs")
+    def _show_detail(self) -> None:
+        job = self.selected()
+        detail = self.query_one("#job-detail", Static)
+        if job is None:
+            detail.update("")
+            return
+        counts = "  ".join(f"{k} {v:,}" for k, v in job.counts.items() if v)
+        flt = job.spec.get("filter") or {}
+        exts = " ".join(flt.get("extensions") or []) or "all types"
+        error = f"  [b $error]{_text(job.error)}[/]" if job.error else ""
+        detail.update(f"[b]#{job.id}[/] {exts} · {counts or 'no tasks'}{error}")
+        self.refresh_bindings()
+
+    @on(VirtualTable.Selected, "#jobs")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def selected(self) -> Any:
+        """The highlighted JobSummary, or None."""
+        return self.query_one("#jobs", VirtualTable).cursor_item
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        job = self.selected()
+        if action in ("open", "delete"):
+            return job is not None
+        if action == "resume":
+            return job is not None and resumable(job)
+        return True
+
+    def _dashboard(self, autostart: bool) -> None:
+        from .dashboard import DashboardScreen
+
+        job = self.selected()
+        if job is None:
+            return
+        self.app.push_screen(DashboardScreen(self.app.store, job.id,  # type: ignore[attr-defined]
+                                             autostart=autostart))
+
+    def action_open(self) -> None:
+        """Show the job's dashboard (runs nothing until Start)."""
+        self._dashboard(autostart=False)
+
+    def action_resume(self) -> None:
+        """Finish an interrupted job: done tasks are not run again."""
+        self._dashboard(autostart=True)
+
+    def action_delete(self) -> None:
+        """Delete a job and its history, after confirmation."""
+        from ..dialogs.confirm import ConfirmDialog
+
+        job = self.selected()
+        if job is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.app.store.delete_job(job.id)  # type: ignore[attr-defined]
+                except Exception as exc:
+                    self.notify(str(exc), severity="error")
+                else:
+                    self.notify(f"Deleted job {job.id}", timeout=2)
+                self.reload()
+
+        self.app.push_screen(
+            ConfirmDialog(f"Delete job {job.id}?",
+                          f"Its {job.total:,} tasks and their history are removed. Files are "
+                          "not touched.", yes="Delete", danger=True),
+            answer,
+        )
+
+    def action_new(self) -> None:
+        """Build a new job in the form."""
+        from .form import FormScreen
+
+        self.app.push_screen(FormScreen(root=os.getcwd()))
+
+    def action_back(self) -> None:
+        """Back to where the jobs list was opened from."""
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.action_new()

@@ -1,0 +1,1 @@
+"""Widgets of the TUI: virtual table, task list, stats panel, log pane."""
