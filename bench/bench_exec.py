@@ -49,7 +49,8 @@ def main() -> None:
     xa = results["xargs"]
     print(f"ratio tui-batch/xargs throughput: {xa / results['tui-batch']:.2f}x (target >= 1.0)")
     if "parallel" in results:
-        print(f"ratio tui-batch/parallel throughput: {results['parallel'] / results['tui-batch']:.2f}x")
+        ratio = results["parallel"] / results["tui-batch"]
+        print(f"ratio tui-batch/parallel throughput: {ratio:.2f}x")
     if db.exists():
         for suffix in ("", "-wal", "-shm"):
             p = Path(f"{db}{suffix}")

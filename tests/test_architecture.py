@@ -21,7 +21,9 @@ def core_modules() -> list[str]:
 
 def test_core_modules_exist() -> None:
     mods = core_modules()
-    for required in ("tui_batch.engine", "tui_batch.scanner", "tui_batch.store", "tui_batch.actions"):
+    required_modules = ("tui_batch.engine", "tui_batch.scanner", "tui_batch.store",
+                        "tui_batch.actions")
+    for required in required_modules:
         assert required in mods
 
 

@@ -175,7 +175,8 @@ def test_timeout(tmp_path: Path, cli_env: dict[str, str]) -> None:
     tree.mkdir()
     (tree / "a").write_text("1")
     t0 = time.monotonic()
-    proc = tb("run", str(tree), "--exec", "sh -c 'sleep 30'", "--timeout", "0.5", "--json", env=cli_env)
+    proc = tb("run", str(tree), "--exec", "sh -c 'sleep 30'", "--timeout", "0.5", "--json",
+              env=cli_env)
     assert time.monotonic() - t0 < 15
     assert proc.returncode == 1
     task = [e for e in json_lines(proc.stdout) if e.get("event") == "task"][-1]

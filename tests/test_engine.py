@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
@@ -159,7 +160,7 @@ def test_retry_backoff_timing_and_max_attempts(tmp_path: Path) -> None:
     eng.submit(make_tasks(tmp_path, 1))
     stats = run(eng.run())
     assert len(times) == 4  # 1 + 3 retries
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     for gap, expected in zip(gaps, [0.05, 0.1, 0.2], strict=True):
         assert expected * 0.9 <= gap <= expected + 0.15, gaps
     assert stats.failed == 1
@@ -384,3 +385,26 @@ def test_many_fast_subprocesses(tmp_path: Path, workers: int) -> None:
     eng.submit(make_tasks(tmp_path, 200))
     stats = run(eng.run())
     assert stats.done == 200 and stats.failed == 0
+
+
+def test_keep_open_accepts_tasks_while_running_and_retains_bounded(tmp_path: Path) -> None:
+    async def work(ctx: TaskContext) -> None:
+        await asyncio.sleep(0)
+
+    eng = Engine(FnAction(work), EngineSettings(workers=2), keep_open=True, retain_finished=5)
+    batches = [make_tasks(tmp_path, 10, start=1 + 10 * b) for b in range(3)]
+
+    async def main() -> Any:
+        t = asyncio.create_task(eng.run())
+        for batch in batches:
+            eng.submit(batch)
+            await asyncio.sleep(0.05)
+            assert not t.done()
+        assert eng.snapshot().idle_since is not None
+        eng.close()
+        return await asyncio.wait_for(t, 2)
+
+    stats = run(main())
+    assert stats.done == 30 and stats.total == 30
+    assert len(eng.tasks) == 5  # only the newest finished tasks are kept
+    assert sorted(eng.tasks) == [26, 27, 28, 29, 30]

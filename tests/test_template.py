@@ -72,7 +72,7 @@ def argdump(tmp_path: Path) -> tuple[str, Path]:
     script = tmp_path / "argdump.py"
     script.write_text(ARGDUMP)
     dump = tmp_path / "dump.bin"
-    return f"{lit(PY)} {lit(str(script))} {lit(str(dump))}", dump
+    return f"{lit(PY)} -S {lit(str(script))} {lit(str(dump))}", dump
 
 
 def read_dump(dump: Path) -> list[bytes]:
@@ -153,6 +153,7 @@ def test_placeholder_as_command_runs_the_file_not_a_namesake(tmp_path: Path) -> 
         ("echo {} )", True, "shell syntax error"),
         ("cat <<'EOF'\n{}\nEOF", True, "quoted here-document"),
         ("echo \\{}", True, "cannot follow a backslash"),
+        ("echo \0 {}", False, "NUL"),
     ],
 )
 def test_template_errors(template: str, shell: bool, needle: str) -> None:
@@ -341,6 +342,16 @@ def test_out_is_a_temp_beside_the_final_with_same_extension(tmp_path: Path) -> N
     assert not os.path.exists(prepared.out_tmp)
 
 
+def test_dry_run_touches_nothing(tmp_path: Path) -> None:
+    ctx, action, final = _out_ctx(tmp_path, "sub/a.txt")
+    prepared = action.prepare(ctx, dry_run=True)
+    assert prepared.out_final == final and prepared.out_tmp is not None
+    assert prepared.argv == ["cp", ctx.path, prepared.out_tmp]
+    assert not (tmp_path / "out").exists()
+    action.finish(prepared, False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_out_removed_on_failure(tmp_path: Path) -> None:
     ctx, action, final = _out_ctx(tmp_path, "a.txt")
     prepared = action.prepare(ctx)
@@ -372,7 +383,7 @@ def test_out_with_shell_redirect(tmp_path: Path) -> None:
 
 
 def test_out_refused_when_unsafe(tmp_path: Path) -> None:
-    ctx, action, final = _out_ctx(tmp_path, "a.txt")
+    ctx, action, _ = _out_ctx(tmp_path, "a.txt")
     # output folder == input folder: the output would be the input
     same = TaskContext(ctx.path, ctx.root, "a.txt", 6, 0, ctx.root, ctx.path)
     with pytest.raises(OutputError):

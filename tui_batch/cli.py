@@ -79,7 +79,8 @@ def _action_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--workers", "-j", type=int, metavar="N", help="Parallel tasks (default: CPUs)."),
+        click.option("--workers", "-j", type=int, metavar="N",
+                     help="Parallel tasks (default: CPUs)."),
         click.option("--priority", metavar="P", help="low, normal, high or urgent."),
         click.option("--retries", type=int, metavar="N", help="Extra attempts after a failure."),
         click.option("--backoff", type=float, metavar="S", help="First retry delay (doubles)."),
@@ -90,7 +91,8 @@ def _engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Start no new task after N failures."),
         click.option("--halt-percent", type=float, metavar="PCT",
                      help="Start no new task once PCT% of finished tasks failed."),
-        click.option("--dedupe/--no-dedupe", default=None, help="Skip duplicate files (default on)."),
+        click.option("--dedupe/--no-dedupe", default=None,
+                     help="Skip duplicate files (default on)."),
         click.option("--out", metavar="DIR", help="Output folder (mirrors the input tree)."),
     ]
     for o in reversed(opts):
@@ -252,9 +254,8 @@ def _print_dry_run(plan: Any, as_json: bool) -> None:
         if hasattr(action, "prepare") and row.duplicate_of is None:
             ctx = TaskContext(e.path, e.root, e.rel, e.size, e.mtime_ns, settings.out_dir,
                               row.out_path, plan.spec.action.options, 0, 1)
-            prepared = action.prepare(ctx)
+            prepared = action.prepare(ctx, dry_run=True)
             cmd = list(prepared.argv)
-            action.finish(prepared, False)
         if as_json:
             obj: dict[str, Any] = {"event": "plan", "path": e.path, "size": e.size}
             if row.duplicate_of:

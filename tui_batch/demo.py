@@ -4,7 +4,8 @@ The tree has mixed file types, nested folders, exact duplicates (skipped by dedu
 file and a ``.gitignore``'d folder (both left out by the default filter), and "flaky" files
 whose first attempt fails so the retry machinery is visible. The demo action
 (:func:`inspect_file`, a ``module:function`` Python action) takes a fraction of a second per
-file so the dashboard has something to show, and reports a line count per file.
+file so the dashboard has something to show, and reports a line count per file. Two
+"offline" files fail every automatic attempt and succeed when the user retries them.
 
 Core module: no Textual import. Modification times are fixed, so previews and snapshot tests
 are identical on every machine.
@@ -93,6 +94,9 @@ def demo_files() -> dict[str, bytes]:
     # Flaky files: their first attempt fails, the automatic retry succeeds.
     for i in range(4):
         files[f"inbox/flaky-upload-{i}.txt"] = _text(i + 40, 6).encode()
+    # Offline files fail every automatic attempt; "retry failed" (r) on the dashboard fixes them.
+    for i in range(2):
+        files[f"inbox/offline-{i}.txt"] = _text(i + 50, 4).encode()
     for i in range(6):
         files[f"inbox/upload-{i}.txt"] = _text(i + 60, 8).encode()
     files["README.md"] = b"# Demo tree\n\nMade by `tui-batch demo`.\n"
@@ -117,6 +121,10 @@ def make_demo_tree(path: str | os.PathLike[str]) -> Path:
     return root
 
 
+OFFLINE_ATTEMPTS = 3
+"""offline-* files fail this many attempts (1 + the demo's 2 retries), then succeed."""
+
+
 def _delay(path: str, options: dict[str, str]) -> float:
     try:
         scale = float(options.get("delay", "0.4"))
@@ -137,6 +145,9 @@ async def inspect_file(ctx: TaskContext) -> str:
     name = os.path.basename(ctx.path)
     if name.startswith("flaky-") and ctx.attempt == 1:
         raise ActionError("simulated upload error: connection reset (will be retried)")
+    if name.startswith("offline-") and ctx.attempt <= OFFLINE_ATTEMPTS:
+        raise ActionError(f"simulated outage: server offline (attempt {ctx.attempt}); "
+                          "press r to retry failed tasks")
     data = await asyncio.to_thread(Path(ctx.path).read_bytes)
     lines = data.count(b"\n")
     digest = xxhash.xxh3_64_hexdigest(data)[:8]

@@ -144,9 +144,7 @@ def _parse_duration(text: str) -> float | None:
     return total if parts else None
 
 
-def parse_when(
-    text: str | float | _dt.datetime, field: str, now: float | None = None
-) -> float:
+def parse_when(text: str | float | _dt.datetime, field: str, now: float | None = None) -> float:
     """Epoch seconds from an ISO date/datetime or a relative age (``7d`` = 7 days ago).
 
     Relative forms are measured back from ``now`` (default: the current time) because that is
@@ -556,6 +554,7 @@ class CompiledFilter:
         abs_any: list[str] = []
         abs_dir: list[str] = []
         self._ex_names: set[str] = set()  # literal base names (``--exclude node_modules``)
+        self._ex_dir_names: set[str] = set()  # the same with a trailing '/': folders only
         rel_literals: set[str] = set()
         abs_paths: set[str] = set()
         for raw in spec.excludes:
@@ -579,7 +578,7 @@ class CompiledFilter:
             if not os.path.isabs(x):
                 norm = os.path.normpath(x)
                 if "/" not in norm and norm not in (".", ".."):
-                    self._ex_names.add(norm)
+                    (self._ex_dir_names if dir_only else self._ex_names).add(norm)
                 elif not norm.startswith(("../", "./")) and norm not in (".", ".."):
                     rel_literals.add(norm)
         self._ex_name_any = _alternation(name_any)
@@ -605,6 +604,7 @@ class CompiledFilter:
             self._ex_rel_by_root.append(rels)
         self.has_path_rules: bool = bool(
             self._ex_names
+            or self._ex_dir_names
             or self._ex_res
             or any(self._ex_rel_by_root)
             or name_any
@@ -645,6 +645,8 @@ class CompiledFilter:
         if self._ex_rel_any is not None and self._ex_rel_any.match(rel):
             return True
         if is_dir:
+            if name in self._ex_dir_names:
+                return True
             if self._ex_name_dir is not None and self._ex_name_dir.match(name):
                 return True
             if self._ex_rel_dir is not None and self._ex_rel_dir.match(rel):

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple
 
 from .filters import (
     IGNORE_FILES,
@@ -290,17 +291,11 @@ def _scan_root(
             stack.extend(push)
 
 
-@dataclass(slots=True)
-class ScanResult:
-    """Everything one scan found, for callers that want a list (preview, tests, CLI)."""
+class ScanResult(NamedTuple):
+    """Everything one scan found; a tuple, so ``entries, issues = scan_all(spec)`` works."""
 
     entries: list[FileEntry]
     issues: list[ScanIssue]
-
-    def __iter__(self) -> Iterator[list[FileEntry] | list[ScanIssue]]:
-        # Lets ``entries, issues = scan_all(spec)`` unpack.
-        yield self.entries
-        yield self.issues
 
 
 def scan_all(

@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 import weakref
@@ -304,6 +305,10 @@ def schema_version() -> int:
 _OP_START, _OP_END, _OP_STATE, _OP_PRIO, _OP_FLUSH = range(5)
 
 
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
 class _Stmt:
     """One statement of a hot-path operation, in two shapes.
 
@@ -320,13 +325,13 @@ class _Stmt:
     def __init__(
         self, single: str, multi: str, row: str, idx: tuple[int, ...], must_match: bool
     ) -> None:
-        self.single = single
+        self.single = single or multi.format(values=row)
         self._multi = multi  # with "{values}"
         self._row = row
         self.getter: Callable[[tuple[Any, ...]], Any] = itemgetter(*idx)
         self.width = len(idx)
         self.must_match = must_match  # an UPDATE that must hit one task row per record
-        self.is_update = single.startswith("UPDATE")
+        self.is_update = self.single.startswith("UPDATE")
         self._cache: dict[int, str] = {}
 
     def multi(self, n: int) -> str:
@@ -421,6 +426,11 @@ _OP_SQL: dict[int, tuple[_Stmt, ...]] = {
         ),
     ),
 }
+_TASK_INSERT = _Stmt(
+    "", "INSERT INTO tasks (id, job_id, seq, path, root, rel, size, mtime_ns, dev, ino, priority,"
+    " state, reason, duplicate_of) VALUES {values}", "(" + ", ".join(["?"] * 14) + ")",
+    tuple(range(14)), False,
+)  # fmt: skip
 _MAX_ROWS = 8192  # records per statement when SQLite allows (default builds: 32,766 params)
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
@@ -491,8 +501,46 @@ class _MissingTask(Exception):
     """A hot-path update matched no task row: redo the batch one record at a time to find it."""
 
 
+def _fsencode(path: str) -> bytes:
+    """os.fsencode without its generic checks: 3 calls per task, 100k tasks per job."""
+    if type(path) is str:
+        return path.encode(_FS_ENCODING, _FS_ERRORS)
+    return os.fsencode(path)
+
+
+def _task_rows(
+    tasks: Iterable[NewTask], job_id: int, first: int, seq0: int
+) -> list[tuple[Any, ...]]:
+    """INSERT parameters for add_tasks: paths as fsencoded BLOBs, dev/ino wrapped to signed."""
+    enc = _fsencode
+    roots: dict[str, bytes] = {}  # a job has one or a few roots: encode each once
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for k, t in enumerate(tasks):
+        state = t.state
+        if state not in TASK_STATES:
+            _check_task_state(state)
+        root = roots.get(t.root)
+        if root is None:
+            root = roots[t.root] = enc(t.root)
+        dup = t.duplicate_of
+        d, i = t.dev, t.ino
+        append(
+            (
+                first + k, job_id, seq0 + k, enc(t.path), root, enc(t.rel), t.size, t.mtime_ns,
+                d - _U64 if d > _I64_MAX else d, i - _U64 if i > _I64_MAX else i,
+                int(t.priority), str(state), t.reason, None if dup is None else enc(dup),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _fsdecode(data: bytes) -> str:
+    return data.decode(_FS_ENCODING, _FS_ERRORS)
+
+
 def _task_from_row(r: Sequence[Any]) -> TaskRecord:
-    fsd = os.fsdecode
+    fsd = _fsdecode
     dup = r[13]
     return TaskRecord(
         r[0], r[1], r[2], fsd(r[3]), fsd(r[4]), fsd(r[5]), r[6], r[7], _u64(r[8]), _u64(r[9]),
@@ -546,6 +594,7 @@ class Store:
             )
         self._lock = threading.RLock()  # guards self._conn (sqlite3 connections are not shared)
         self._conn = self._connect(migrate=True)
+        self._conn_max_vars = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         # Hot-path queue, drained by the writer thread.
         self._q: deque[tuple[Any, ...]] = deque()
         self._append = self._q.append
@@ -634,7 +683,8 @@ class Store:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
 
     @staticmethod
@@ -678,8 +728,6 @@ class Store:
             if self._wconn is not None:
                 self._wconn.close()
             with self._lock:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA optimize")
                 self._conn.close()
             _open_stores.discard(self)
         self._raise_errors()
@@ -752,18 +800,29 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def add_dependency(self, job_id: int, depends_on: int) -> None:
-        """Record that ``job_id`` may start only after ``depends_on`` succeeded."""
+        """Record that ``job_id`` may start only after ``depends_on`` succeeded. A dependency
+        that would close a cycle is refused: those jobs could never start."""
+        if job_id == depends_on:
+            raise StoreError(f"job {job_id} cannot depend on itself")
         with self._write() as c:
             for j in (job_id, depends_on):
                 if c.execute("SELECT 1 FROM jobs WHERE id = ?", (j,)).fetchone() is None:
                     raise self._no_job(j)
-            try:
-                c.execute(
-                    "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
-                    (job_id, depends_on),
+            cycle = c.execute(
+                "WITH RECURSIVE up(id) AS (SELECT ? UNION"
+                " SELECT d.depends_on FROM job_deps AS d JOIN up ON d.job_id = up.id)"
+                " SELECT 1 FROM up WHERE id = ? LIMIT 1",
+                (depends_on, job_id),
+            ).fetchone()
+            if cycle:
+                raise StoreError(
+                    f"job {job_id} cannot depend on job {depends_on}: "
+                    f"job {depends_on} already waits for job {job_id}"
                 )
-            except sqlite3.IntegrityError as e:
-                raise StoreError(f"job {job_id} cannot depend on itself") from e
+            c.execute(
+                "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
+                (job_id, depends_on),
+            )
 
     def dependencies(self, job_id: int) -> list[int]:
         """The jobs ``job_id`` waits for."""
@@ -866,49 +925,41 @@ class Store:
     def add_tasks(self, job_id: int, tasks: Iterable[NewTask]) -> list[int]:
         """Append tasks to a job in one transaction; returns their ids, in order.
 
-        Ids are assigned explicitly from the top of the id range while holding the write lock,
-        so the returned list is exact without reading anything back."""
-        enc = os.fsencode
-        pre = []
-        for t in tasks:
-            if t.state not in TASK_STATES:
-                _check_task_state(t.state)
-            dup = t.duplicate_of
-            d, i = t.dev, t.ino
-            pre.append(
-                (
-                    enc(t.path),
-                    enc(t.root),
-                    enc(t.rel),
-                    t.size,
-                    t.mtime_ns,
-                    d - _U64 if d > _I64_MAX else d,
-                    i - _U64 if i > _I64_MAX else i,
-                    int(t.priority),
-                    str(t.state),
-                    t.reason,
-                    None if dup is None else enc(dup),
-                )
-            )
+        Ids are assigned explicitly from the top of the id range, so the returned list is exact
+        without reading anything back. The rows are built before the write lock is taken, with
+        the ids seen then, and renumbered only if another writer added tasks meanwhile: the
+        lock is held for the INSERT alone."""
+        self._check_open()
+        with self._lock:
+            try:
+                first, seq0 = self._next_task_ids(self._conn, job_id)
+            except sqlite3.Error as e:
+                raise StoreError(f"job store {self.path}: {e}") from e
+        rows = _task_rows(tasks, job_id, first, seq0)
         with self._write() as c:
             if c.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
                 raise self._no_job(job_id)
-            if not pre:
+            if not rows:
                 return []
-            first = c.execute(
-                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),"
-                " COALESCE((SELECT MAX(id) FROM tasks), 0)) + 1"
-            ).fetchone()[0]
-            seq0 = c.execute(
-                "SELECT COALESCE(MAX(seq), -1) + 1 FROM tasks WHERE job_id = ?", (job_id,)
-            ).fetchone()[0]
-            c.executemany(
-                "INSERT INTO tasks (id, job_id, seq, path, root, rel, size, mtime_ns, dev, ino,"
-                " priority, state, reason, duplicate_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + k, job_id, seq0 + k, *row) for k, row in enumerate(pre)],
-            )
-        return list(range(first, first + len(pre)))
+            now = self._next_task_ids(c, job_id)
+            if now != (first, seq0):
+                first, seq0 = now
+                rows = [(first + k, job_id, seq0 + k, *r[3:]) for k, r in enumerate(rows)]
+            _exec_rows(c, _TASK_INSERT, rows, self._conn_max_vars, True)
+        return list(range(first, first + len(rows)))
+
+    @staticmethod
+    def _next_task_ids(conn: sqlite3.Connection, job_id: int) -> tuple[int, int]:
+        """(next task id, next seq in the job). sqlite_sequence keeps ids of deleted tasks
+        from being reused, so a late record can never land on another job's task."""
+        first = conn.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),"
+            " COALESCE((SELECT MAX(id) FROM tasks), 0)) + 1"
+        ).fetchone()[0]
+        seq0 = conn.execute(
+            "SELECT COALESCE(MAX(seq), -1) + 1 FROM tasks WHERE job_id = ?", (job_id,)
+        ).fetchone()[0]
+        return int(first), int(seq0)
 
     def load_tasks(self, job_id: int, states: Iterable[str] | None = None) -> list[TaskRecord]:
         """A job's tasks in scan order (``seq``), optionally only those in ``states`` (resume
@@ -1050,6 +1101,7 @@ class Store:
                         target=self._writer_main, name="tui-batch-store-writer", daemon=True
                     )
                     self._writer = t
+                    self._idle = False  # awake from birth: flush() must not see "idle, empty"
                     t.start()
         elif self._closed:
             raise StoreError(f"job store {self.path} is closed")

@@ -158,7 +158,7 @@ class PythonAction(Action):
     def __init__(
         self,
         name: str,
-        func: Callable[[TaskContext], str | Awaitable[str | None] | None],
+        func: Callable[[TaskContext], Any],
         kind: ExecKind | str | None = None,
         description: str | None = None,
         needs_out: bool | None = None,

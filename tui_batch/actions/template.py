@@ -347,6 +347,8 @@ class CommandAction(Action):
             kind=ExecKind.SUBPROCESS,
             description=("sh -c " if shell else "") + template,
         )
+        if "\0" in template:
+            raise InputError("--exec", "the command template contains a NUL character")
         self.template = template
         self.shell = shell
         self._elements: list[str | tuple[Part, ...]] = []
@@ -445,35 +447,43 @@ class CommandAction(Action):
             v[k] = "./" + x if x[:1] == "-" else x
         return v
 
-    def prepare(self, ctx: TaskContext) -> PreparedCommand:
-        """The argv for one task; with ``{out}``, also reserve the temporary output name.
+    def prepare(self, ctx: TaskContext, *, dry_run: bool = False) -> PreparedCommand:
+        """The argv for one task; with ``{out}``, also reserve the temporary output name and
+        create the output's folders.
 
         Raises :class:`OutputError` when the output path is not acceptable (outside ``--out``,
         the input itself, a symlink on the way): the task fails without running anything.
+        ``dry_run`` (``--dry-run`` listings) touches nothing on disk and checks nothing: the
+        preview reports collisions, and the real run checks again.
         """
         out_tmp = out_final = None
         if self.uses_out:
             out_final = ctx.out_path
             if out_final is None or ctx.out_dir is None:
                 raise OutputError("the template uses {out} but no output path was given (--out)")
+            if dry_run:
+                out_tmp = temp_output_path(out_final)
+                return PreparedCommand(self._argv(ctx.path, out_tmp), out_tmp, out_final)
             check_output_path(out_final, ctx.out_dir, ctx.path)
             parent = os.path.dirname(out_final)
             if parent:
                 os.makedirs(parent, exist_ok=True)
             out_tmp = temp_output_path(out_final)
-        v = self._values(ctx.path, out_tmp)
+        return PreparedCommand(self._argv(ctx.path, out_tmp), out_tmp, out_final)
+
+    def _argv(self, path: str, out_tmp: str | None) -> list[str]:
+        v = self._values(path, out_tmp)
         if self.shell:
-            argv = self._head + [v[k] for k in self._slots]
-        else:
-            argv = []
-            for el in self._elements:
-                if isinstance(el, str):
-                    argv.append(el)
-                else:
-                    argv.append("".join([v[p] if isinstance(p, int) else p for p in el]))
-            if self._argv0_path and "/" not in argv[0]:
-                argv[0] = "./" + argv[0]  # run the file itself, not a namesake on $PATH
-        return PreparedCommand(argv, out_tmp, out_final)
+            return self._head + [v[k] for k in self._slots]
+        argv = []
+        for el in self._elements:
+            if isinstance(el, str):
+                argv.append(el)
+            else:
+                argv.append("".join([v[p] if isinstance(p, int) else p for p in el]))
+        if self._argv0_path and "/" not in argv[0]:
+            argv[0] = "./" + argv[0]  # run the file itself, not a namesake on $PATH
+        return argv
 
     def finish(self, prepared: PreparedCommand, ok: bool) -> None:
         """Move ``{out}``'s temporary file into place after success; remove it otherwise.

@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,9 @@ from .queue import ReadyQueue
 
 log = logging.getLogger(__name__)
 
-Q, R, D, F, C, S, I = (
+_TERMINAL = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED})
+
+Q, R, D, F, C, S, INT = (
     TaskState.QUEUED,
     TaskState.RUNNING,
     TaskState.DONE,
@@ -90,7 +93,8 @@ def make_executor(action: Action, settings: EngineSettings, workers: int) -> Exe
     if kind == ExecKind.ASYNC:
         return AsyncExecutor(func)
     if kind == ExecKind.PROCESS:
-        return ProcessExecutor(getattr(action, "ref", action.name), max(workers, os.cpu_count() or 1))
+        pool_size = max(workers, os.cpu_count() or 1)
+        return ProcessExecutor(getattr(action, "ref", action.name), pool_size)
     return ThreadExecutor(func, workers)
 
 
@@ -108,6 +112,7 @@ class Engine:
         stats_interval: float = 0.25,
         keep_open: bool = False,
         options: dict[str, str] | None = None,
+        retain_finished: int | None = None,
     ) -> None:
         self.action = action
         self.settings = settings or EngineSettings()
@@ -118,12 +123,17 @@ class Engine:
         """Watch mode: keep running when the queue is empty, until close()."""
         self.tasks: dict[int, Task] = {}
         """Every submitted task, by id, in submission order. Read-only for clients."""
+        self.retain_finished = retain_finished
+        """Watch mode: keep only this many finished tasks in ``tasks`` (the counters keep
+        counting), so a service that runs for months does not grow without bound."""
+        self._finished_ids: deque[int] = deque()
         self._target = self.settings.workers or os.cpu_count() or 1
         self._executor = executor or make_executor(action, self.settings, self._target)
         self._ready = ReadyQueue()
         self._subscribers: list[Callable[[Event], None]] = []
         self._counts: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
         self._bytes_total = 0
+        self._total = 0
         self._bytes_done = 0
         self._delayed = 0  # tasks waiting for a retry delay
         self._workers: set[asyncio.Task[None]] = set()
@@ -179,6 +189,17 @@ class Engine:
         counts[task.state] -= 1
         counts[state] += 1
         task.state = state
+        if self.retain_finished is not None and state in _TERMINAL:
+            self._evict(task.id)
+
+    def _evict(self, task_id: int) -> None:
+        ids = self._finished_ids
+        ids.append(task_id)
+        limit = self.retain_finished or 0
+        while len(ids) > max(1, limit):
+            old = self.tasks.get(ids.popleft())
+            if old is not None and old.state in _TERMINAL:
+                del self.tasks[old.id]
 
     def submit(self, tasks: Iterable[Task]) -> None:
         """Add tasks. Terminal ones (skipped duplicates, done on resume) are only counted."""
@@ -188,8 +209,9 @@ class Engine:
             if task.id in self.tasks:
                 raise ValueError(f"task {task.id} submitted twice")
             self.tasks[task.id] = task
+            self._total += 1
             self._bytes_total += task.size
-            if task.state in (R, I):  # resumed after a crash: run again (at-least-once)
+            if task.state in (R, INT):  # resumed after a crash: run again (at-least-once)
                 task.state = Q
             counts[task.state] += 1
             if task.state == Q:
@@ -350,7 +372,7 @@ class Engine:
         if self._rate_files > 0 and remaining and not self.keep_open:
             eta = remaining / self._rate_files
         return Stats(
-            total=len(self.tasks),
+            total=self._total,
             queued=c[Q],
             running=c[R],
             done=c[D],
@@ -561,7 +583,7 @@ class Engine:
             task.cancel_requested = False
             if self._interrupting:
                 task.reason = "interrupted; runs again on resume"
-                self._set_state(task, I)
+                self._set_state(task, INT)
             else:
                 task.reason = "cancelled by user"
                 self._set_state(task, C)

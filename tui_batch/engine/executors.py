@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..actions import TaskContext, run_in_process
+from ..actions import OutputError, TaskContext, run_in_process
 
 if TYPE_CHECKING:
     from ..actions import Action
@@ -191,7 +191,10 @@ class SubprocessExecutor(Executor):
         return status
 
     async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
-        prepared = self.action.prepare(ctx)
+        try:
+            prepared = self.action.prepare(ctx)
+        except OutputError as exc:  # unsafe output path: this task fails, the batch goes on
+            return Outcome(ok=False, error=str(exc), no_retry=True)
         argv: list[str] = prepared.argv
         task.command = argv
         spool = self._take_spool()
@@ -222,7 +225,11 @@ class SubprocessExecutor(Executor):
             self._free.append(spool)
         code = os.waitstatus_to_exitcode(status)
         ok = code == 0 and not running.cancelled and not running.timed_out
-        self.action.finish(prepared, ok)
+        finish_error = None
+        try:
+            self.action.finish(prepared, ok)
+        except OutputError as exc:
+            ok, finish_error = False, str(exc)
         outcome = Outcome(ok=ok, stdout_tail=out, stderr_tail=err)
         if code < 0:
             outcome.signal = -code
@@ -234,6 +241,9 @@ class SubprocessExecutor(Executor):
         elif running.cancelled:
             outcome.cancelled = True
             outcome.error = "cancelled"
+        elif finish_error is not None:
+            outcome.error = finish_error
+            outcome.no_retry = True
         elif not ok:
             if code < 0:
                 outcome.error = f"killed by {signal.Signals(-code).name}"
@@ -342,7 +352,7 @@ class AsyncExecutor(Executor):
 class _PoolExecutor(Executor):
     """Shared code of the thread and process pools: submit, await with an optional timeout."""
 
-    def __init__(self, pool: cf.Executor) -> None:
+    def __init__(self, pool: Any) -> None:
         self.pool = pool
 
     def _submit(self, ctx: TaskContext) -> cf.Future[Any]:

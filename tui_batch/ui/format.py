@@ -18,6 +18,8 @@ def size(n: int | float | None) -> str:
     """``1.5 MiB`` style, as users of ``ls -h`` / ``du -h`` read sizes."""
     if n is None:
         return "-"
+    if abs(n) < 1024:
+        return f"{int(n)} B"
     return humanize.naturalsize(n, binary=True, format="%.1f")
 
 
@@ -25,11 +27,13 @@ def size_input(n: int | None) -> str:
     """A size as typed into the form: exact, shortest (``10MiB``, ``1500``, ``2GB``)."""
     if n is None:
         return ""
-    for table in (_BINARY, _DECIMAL):
-        for unit, factor in table:
-            if n >= factor and n % factor == 0:
-                return f"{n // factor}{unit}"
-    return str(n)
+    best = str(n)
+    for unit, factor in (*_BINARY, *_DECIMAL):
+        if n >= factor and n % factor == 0:
+            text = f"{n // factor}{unit}"
+            if len(text) < len(best):
+                best = text
+    return best
 
 
 def count(n: int) -> str:

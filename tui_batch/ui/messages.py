@@ -27,7 +27,7 @@ class Subscribable(Protocol):
     def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
 
 
-class StatsUpdated(Message):
+class StatsUpdated(Message, bubble=False):
     """New engine statistics (at most a few per second)."""
 
     def __init__(self, stats: Stats) -> None:
@@ -40,7 +40,7 @@ class StatsUpdated(Message):
         return isinstance(message, StatsUpdated)
 
 
-class TasksChanged(Message):
+class TasksChanged(Message, bubble=False):
     """Some tasks changed state since the last tick."""
 
     def __init__(self, task_ids: frozenset[int], failed: int = 0) -> None:
@@ -51,7 +51,7 @@ class TasksChanged(Message):
         """How many of the changes were failures (to flash the log pane / notify)."""
 
 
-class EngineNotice(Message):
+class EngineNotice(Message, bubble=False):
     """An engine-level change: paused, resumed, workers, halted, finished, warning."""
 
     def __init__(self, event: EngineEvent) -> None:
@@ -60,7 +60,7 @@ class EngineNotice(Message):
         """The engine event as reported."""
 
 
-class JobFinished(Message):
+class JobFinished(Message, bubble=False):
     """The job's run coroutine returned."""
 
     def __init__(self, exit_code: int, error: str | None = None) -> None:

@@ -40,8 +40,8 @@ class RecipeDialog(ModalScreen[Any]):
             yield Input(self.default, id="path", compact=True)
             yield Label("", id="path-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("OK [enter]", id="ok", variant="primary", compact=True)
-                yield Button("Cancel [esc]", id="cancel", compact=True)
+                yield Button("OK (enter)", id="ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         if getattr(self.app, "deterministic", False):

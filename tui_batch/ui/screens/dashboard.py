@@ -151,7 +151,7 @@ class DashboardScreen(Screen[int]):
         if stats.queued or stats.running:
             return "not running"
         if stats.failed or stats.cancelled:
-            return "finished with failures"
+            return "failed"
         return "done"
 
     # ------------------------------------------------------------------ runs
@@ -206,12 +206,12 @@ class DashboardScreen(Screen[int]):
             self.stats_panel.state_text = "crashed"
             self.notify(message.error, severity="error", title="Job stopped")
         elif message.exit_code == 130:
-            self.stats_panel.state_text = "stopped (resumable)"
+            self.stats_panel.state_text = "stopped"
         elif message.exit_code == 0:
             self.stats_panel.state_text = "done"
             self.notify(f"{stats.done:,} done, {stats.skipped:,} skipped", title="Job finished")
         else:
-            self.stats_panel.state_text = "finished with failures"
+            self.stats_panel.state_text = "failed"
             self.notify(
                 f"{stats.failed:,} failed, {stats.cancelled:,} cancelled - r retries them",
                 severity="warning", title="Job finished",

@@ -60,6 +60,7 @@ class FormScreen(Screen[None]):
         Binding("ctrl+r", "preview", "Preview", priority=True),
         Binding("ctrl+o", "load_recipe", "Open recipe", priority=True),
         Binding("ctrl+s", "save_recipe", "Save recipe", priority=True),
+        Binding("ctrl+q", "app.quit", "Quit", priority=True),
     ]
 
     def __init__(self, root: str | None = None, spec: JobSpec | None = None) -> None:
@@ -113,7 +114,7 @@ class FormScreen(Screen[None]):
                                tooltip="honour .gitignore / .ignore / .tbignore")
             yield Static("Action", classes="section")
             options: list[tuple[str, str]] = [("command template", COMMAND)]
-            options += [(f"{a.name} - {a.description}", a.name) for a in actions]
+            options += [(a.name, a.name) for a in actions]
             with Horizontal(classes="field"):
                 yield Label("Run", classes="field-label")
                 yield Select(options, value=COMMAND, allow_blank=False, id="action", compact=True)

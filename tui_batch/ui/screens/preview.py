@@ -61,6 +61,7 @@ class PreviewScreen(Screen[None]):
         Binding("o", "sort", "Sort"),
         Binding("enter,ctrl+r", "start", "Start", priority=True),
         Binding("escape", "back", "Back"),
+        Binding("ctrl+q", "app.quit", "Quit", priority=True),
     ]
 
     def __init__(self, spec: JobSpec) -> None:

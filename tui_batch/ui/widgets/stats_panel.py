@@ -77,7 +77,8 @@ class StatsPanel(Vertical):
         yield Static("", id="stats-rates")
         with Horizontal(id="stats-bars"):
             yield ProgressBar(total=1, show_eta=False, id="progress")
-            yield Sparkline([], id="sparkline")
+            yield Static("", id="stats-times")
+            yield Sparkline([0.0, 0.0], id="sparkline")
 
     def start_run(self) -> None:
         """A run (or a retry run) starts now."""
@@ -104,7 +105,8 @@ class StatsPanel(Vertical):
         self.throughput.observe(stats.finished_count)
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, stats.total), progress=stats.finished_count)
-        self.query_one(Sparkline).data = self.throughput.series() or [0.0]
+        series = self.throughput.series()
+        self.query_one(Sparkline).data = series if len(series) >= 2 else [0.0, 0.0]
         self.refresh_text()
 
     def refresh_text(self) -> None:
@@ -130,12 +132,14 @@ class StatsPanel(Vertical):
         else:
             files_rate, byte_rate = s.files_per_s, s.bytes_per_s
         rates = [
-            f"[b]{self.state_text}[/]",
-            f"success [b]{fmt.percent(s.success_rate)}[/]",
-            f"{fmt.rate(files_rate, 'files') if files_rate is not None else '- files/s'}",
-            f"{fmt.byte_rate(byte_rate) if byte_rate is not None else '- B/s'}",
-            f"elapsed [b]{fmt.clock_duration(elapsed)}[/]",
-            f"ETA [b]{fmt.eta(s.eta, finished=finished_run and not s.queued)}[/]",
-            f"workers [b]{s.workers}[/]",
+            f"[b reverse] {self.state_text} [/]",
+            f"ok [b]{fmt.percent(s.success_rate)}[/]",
+            fmt.rate(files_rate, "files") if files_rate is not None else "- files/s",
+            fmt.byte_rate(byte_rate) if byte_rate is not None else "- B/s",
+            f"[b]{s.workers}[/] workers",
         ]
+        self.query_one("#stats-times", Static).update(
+            f"{fmt.clock_duration(elapsed)}  ETA [b]"
+            f"{fmt.eta(s.eta, finished=finished_run and not s.queued)}[/]"
+        )
         self.query_one("#stats-rates", Static).update("  ".join(rates))

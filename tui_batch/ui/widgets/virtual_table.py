@@ -386,7 +386,7 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         self._scroll_cursor_into_view()
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        self.virtual_size = Size(self.content_width, len(self._view) + 1)
 
     def _compute_layout(self, width: int) -> list[tuple[Column, int]]:
         if width == self._layout_width:
@@ -410,8 +410,14 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         return layout
 
     # ----------------------------------------------------------------- render
+    @property
+    def content_width(self) -> int:
+        """Width available to the columns (the vertical scrollbar excluded)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else self.size.width
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.content_width
         layout = self._compute_layout(width)
         base = self.rich_style
         if y == 0:
@@ -473,12 +479,12 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
 
     def header_text(self) -> str:
         """The header as plain text (for tests)."""
-        return self._render_header(self._compute_layout(self.size.width), self.size.width,
-                                   Style()).text
+        width = self.content_width
+        return self._render_header(self._compute_layout(width), width, Style()).text
 
     def row_text(self, row: int) -> str:
         """A view row as plain text, as it would be drawn (for tests)."""
-        layout = self._compute_layout(self.size.width or 80)
+        layout = self._compute_layout(self.content_width or 80)
         item = self.item_at(row)
         if item is None:
             return ""

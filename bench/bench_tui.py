@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""TUI benchmarks with many fast tasks (the built-in ``noop`` action). Prints figures; no asserts.
+
+    python bench/bench_tui.py [--tasks 100000] [--workers 8]
+
+1. launch -> first paint, and launch -> task list populated (targets: < 1 s);
+2. key press -> repaint while the workers run (target: < 100 ms), median and worst;
+3. batch throughput with the dashboard open vs headless (target: the dashboard costs < 10%).
+
+Runs headless (Textual's test driver, real compositor); "repaint" is the first frame the
+driver writes after the key press changed the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tui_batch.jobs import JobRunner, create_job, plan_job  # noqa: E402
+from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec  # noqa: E402
+from tui_batch.store import Store  # noqa: E402
+from tui_batch.ui.app import BatchApp  # noqa: E402
+from tui_batch.ui.screens.dashboard import DashboardScreen  # noqa: E402
+
+SIZE = (100, 30)
+
+
+def make_files(root: Path, n: int) -> None:
+    """n tiny files, 1,000 per folder."""
+    for i in range(n):
+        folder = root / f"d{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:06d}.txt").write_bytes(b"x")
+
+
+def make_job(db: str, root: Path, workers: int) -> int:
+    spec = JobSpec(
+        filter=FilterSpec(roots=[str(root)]),
+        action=ActionSpec(name="noop"),
+        settings=EngineSettings(workers=workers, dedupe=False),
+    )
+    store = Store(db)
+    try:
+        return create_job(store, plan_job(spec, store=store))
+    finally:
+        store.close()
+
+
+async def headless_run(db: str, job_id: int) -> float:
+    """Seconds to run the job with no UI (what `tui-batch run --headless` does)."""
+    store = Store(db)
+    try:
+        runner = await asyncio.to_thread(JobRunner, store, job_id)
+        t0 = time.perf_counter()
+        await runner.run()
+        elapsed = time.perf_counter() - t0
+        await runner.aclose()
+    finally:
+        store.close()
+    return elapsed
+
+
+class FrameClock:
+    """Records when the headless driver writes a frame."""
+
+    def __init__(self, app: BatchApp) -> None:
+        self.frames: list[float] = []
+        driver: Any = app._driver
+        original = driver.write
+
+        def write(data: str) -> None:
+            self.frames.append(time.perf_counter())
+            original(data)
+
+        driver.write = write
+
+    def first_after(self, t: float) -> float | None:
+        for frame in self.frames:
+            if frame >= t:
+                return frame
+        return None
+
+
+async def until(predicate: Any, pilot: Any, timeout: float = 600.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError
+        await pilot.pause(0.005)
+
+
+async def dashboard_run(db: str, job_id: int, presses: int) -> dict[str, Any]:
+    """Open the dashboard on the job (start='resume'), measure paint, key latency, run time."""
+    figures: dict[str, Any] = {}
+    t_launch = time.perf_counter()
+    app = BatchApp(db=db, start="resume", job_id=job_id, deterministic=True)
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        figures["first_paint"] = time.perf_counter() - t_launch  # run_test returns after 1st frame
+        await until(lambda: isinstance(app.screen, DashboardScreen)
+                    and app.screen.task_list.row_count > 0, pilot)
+        dash = app.screen
+        assert isinstance(dash, DashboardScreen)
+        t_rows = time.perf_counter()
+        await until(lambda: clock.first_after(t_rows) is not None, pilot)
+        figures["tasks_visible"] = (clock.first_after(t_rows) or t_rows) - t_launch
+        await until(lambda: dash.running, pilot)
+        t_run = time.perf_counter()
+        latencies: list[float] = []
+        for i in range(presses):
+            if not dash.running:
+                break
+            key = "down" if i % 2 == 0 else "up"
+            before = dash.task_list.cursor_row
+            t_key = time.perf_counter()
+            await pilot.press(key)
+            await until(lambda: dash.task_list.cursor_row != before
+                        and clock.first_after(t_key) is not None, pilot, timeout=5)
+            latencies.append((clock.first_after(t_key) or t_key) - t_key)
+            await asyncio.sleep(0.05)
+        figures["key_latencies"] = latencies
+        await until(lambda: dash.exit_code is not None, pilot)
+        figures["run_time"] = time.perf_counter() - t_run
+        figures["frames"] = len(clock.frames)
+        figures["bridge_events"] = dash.bridge.events_seen
+        figures["bridge_messages"] = dash.bridge.messages_posted
+        await pilot.press("q")
+    return figures
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--presses", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tui-batch-bench-") as tmp:
+        root = Path(tmp) / "files"
+        t0 = time.perf_counter()
+        make_files(root, args.tasks)
+        print(f"made {args.tasks:,} files in {time.perf_counter() - t0:.1f} s")
+        db_a, db_b = os.path.join(tmp, "a.db"), os.path.join(tmp, "b.db")
+        job_a = make_job(db_a, root, args.workers)
+        job_b = make_job(db_b, root, args.workers)
+
+        headless = await headless_run(db_a, job_a)
+        ui = await dashboard_run(db_b, job_b, args.presses)
+
+    lat = ui["key_latencies"]
+    print(f"\n{args.tasks:,} noop tasks, {args.workers} workers, terminal {SIZE[0]}x{SIZE[1]}")
+    print(f"launch -> first paint           {ms(ui['first_paint']):>10}   (target < 1 s)")
+    print(f"launch -> task list painted     {ms(ui['tasks_visible']):>10}   (target < 1 s)")
+    if lat:
+        print(f"key -> repaint while running    {ms(statistics.median(lat)):>10} median, "
+              f"{ms(max(lat))} worst of {len(lat)}   (target < 100 ms)")
+    else:
+        print("key -> repaint while running    (job finished before the first key press)")
+    print(f"headless run                    {headless:>9.2f} s   "
+          f"{args.tasks / headless:,.0f} tasks/s")
+    print(f"dashboard run                   {ui['run_time']:>9.2f} s   "
+          f"{args.tasks / ui['run_time']:,.0f} tasks/s")
+    overhead = ui["run_time"] / headless - 1
+    print(f"dashboard cost                  {overhead * 100:>9.1f} %   (target < 10%)")
+    print(f"engine events -> UI messages    {ui['bridge_events']:,} -> "
+          f"{ui['bridge_messages']:,}; {ui['frames']:,} frames written")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
