@@ -395,3 +395,30 @@ def test_permission_denied_reported(tmp_path: Path, cli_env: dict[str, str]) -> 
         assert events[-1]["done"] == 1
     finally:
         (tree / "secret").chmod(0o755)
+
+
+def test_second_process_cannot_resume_a_running_job(tmp_path: Path,
+                                                    cli_env: dict[str, str]) -> None:
+    tree = tmp_path / "t"
+    tree.mkdir()
+    for i in range(4):
+        (tree / f"f{i}").write_text("x" * (i + 1))
+    proc = subprocess.Popen([*tui_batch_cmd(), "run", str(tree), "-j", "1", "--json",
+                             "--exec", "sh -c 'sleep 0.3'"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        job_id = None
+        while time.monotonic() < deadline and job_id is None:
+            jobs = json_lines(tb("jobs", "--json", env=cli_env).stdout)
+            if jobs and jobs[0]["state"] == "running":
+                job_id = jobs[0]["id"]
+            time.sleep(0.05)
+        assert job_id is not None
+        res = tb("resume", str(job_id), "--json", env=cli_env)
+        assert res.returncode == 2
+        assert "already running in another process" in res.stderr
+    finally:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json_lines(out)[-1]["done"] == 4

@@ -154,10 +154,10 @@ def test_result_does_not_depend_on_prefix_size(tmp_path: Path, prefix: int) -> N
     base = os.urandom(70_000)
     write(tmp_path / "a", base)
     write(tmp_path / "b", base)
-    write(tmp_path / "c", base[:-1] + b"\x00" if base[-1] else base[:-1] + b"\x01")
+    write(tmp_path / "c", base[:-1] + bytes([base[-1] ^ 1]))  # last byte differs
     write(tmp_path / "d", base[:5000])
     write(tmp_path / "e", base[:5000])
-    write(tmp_path / "f", b"\x00" + base[1:5000])
+    write(tmp_path / "f", bytes([base[0] ^ 1]) + base[1:5000])  # first byte differs
     r = find_duplicates(entries_of(tmp_path), prefix_bytes=prefix)
     assert dups(r, tmp_path) == {"b": "a", "e": "d"}
 

@@ -492,3 +492,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 __all__ = ["build_spec", "cli", "main", "stats_line"]
+
+from .cli_watch import watch_cmd  # noqa: E402
+
+cli.add_command(watch_cmd)

@@ -9,6 +9,7 @@ any moment leaves a job that ``resume`` can finish.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -143,6 +144,29 @@ def _spec_from_store(data: dict[str, Any]) -> JobSpec:
     )
 
 
+def lock_job(store: Store, job_id: int) -> int:
+    """Take the job's run lock (an flock beside the database) or refuse.
+
+    Two processes resuming one job would both mark the other's running tasks interrupted and
+    run them again. flock is released by the kernel when the holder dies, even by kill -9, so
+    a crashed run never leaves a stale lock behind.
+    """
+    folder = f"{store.path}.locks"
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, str(job_id)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise InputError(
+            "JOB_ID", f"job {job_id} is already running in another process (pid {owner})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 class JobRunner:
     """Runs one stored job to the end, keeping the store in step with the engine."""
 
@@ -150,6 +174,20 @@ class JobRunner:
         self.store = store
         self.job_id = job_id
         job = store.get_job(job_id)
+        self._lock_fd: int | None = lock_job(store, job_id)
+        try:
+            self._setup(job, workers)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _setup(self, job: Any, workers: int | None) -> None:
+        store, job_id = self.store, self.job_id
         self.spec = _spec_from_store(job.spec)
         if workers is not None:
             self.spec.settings.workers = workers
@@ -232,7 +270,11 @@ class JobRunner:
         self.store.set_job_state(self.job_id, state)
 
     async def aclose(self) -> None:
-        await self.engine.aclose()
+        """Release the executor and the job's run lock."""
+        try:
+            await self.engine.aclose()
+        finally:
+            self._unlock()
 
 
 async def run_spec(

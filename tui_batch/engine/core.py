@@ -218,6 +218,8 @@ class Engine:
                 push(task)
             elif task.state == D:
                 self._bytes_done += task.size
+            if self.retain_finished is not None and task.state in _TERMINAL:
+                self._evict(task.id)  # submitted finished (a skipped duplicate): bounded too
         self._wake(all_=True)
 
     # ------------------------------------------------------------------ controls
