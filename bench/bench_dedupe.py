@@ -81,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--prefix-runs", type=int, default=5)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--rebuild", action="store_true")
     args = ap.parse_args()
@@ -105,9 +106,15 @@ def main() -> None:
         times["tui_batch"].append(t)
 
     prefix_times: dict[int, tuple[float, Any]] = {}
-    for pb in (4096, 16384, 65536):
-        runs = [timed(lambda pb=pb: find_duplicates(entries, prefix_bytes=pb)) for _ in range(3)]
-        prefix_times[pb] = (statistics.median(t for t, _ in runs), runs[-1][1].stats)
+    prefix_runs: dict[int, list[float]] = {4096: [], 16384: [], 65536: []}
+    prefix_stats: dict[int, Any] = {}
+    for _ in range(args.prefix_runs):  # round-robin, so load changes hit every size alike
+        for pb, runs in prefix_runs.items():
+            t0 = time.perf_counter()
+            prefix_stats[pb] = find_duplicates(entries, prefix_bytes=pb).stats
+            runs.append(time.perf_counter() - t0)
+    for pb, runs in prefix_runs.items():
+        prefix_times[pb] = (statistics.median(runs), prefix_stats[pb])
 
     with tempfile.TemporaryDirectory() as tmp:
         cache, cache_kind = open_cache(tmp)

@@ -124,7 +124,8 @@ def _summarise(name: str, starts: dict[str, list[tuple[float, int]]], writes: di
             beyond.append((complete[0] - t_last - settle) * 1000)
     beyond.sort()
     res = {
-        "name": name, "files": len(last), "median_ms": statistics.median(beyond) if beyond else None,
+        "name": name, "files": len(last),
+        "median_ms": statistics.median(beyond) if beyond else None,
         "p90_ms": beyond[int(len(beyond) * 0.9) - 1] if beyond else None,
         "max_ms": beyond[-1] if beyond else None, "partial": partial, "more_than_once": twice,
         "missed": missed,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -493,6 +494,47 @@ def test_watch_limit_falls_back_to_polling(tmp_path: Path) -> None:
             assert any("polling" in e.message for e in kinds(events, "warning"))
             (root / "p.txt").write_text("polled\n")
             await until(lambda: recorded(root / "p.txt") == [b"polled\n"], 10, "p.txt")
+        store.close()
+
+    asyncio.run(main())
+
+
+def test_watched_folder_removed_and_recreated(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+
+    async def main() -> None:
+        store = Store(tmp_path / "w.db")
+        async with watching(spec_for(root), store) as (_w, events):
+            (root / "first.txt").write_text("1\n")
+            await until(lambda: len(RECORDED) == 1, 10, "first.txt")
+            shutil.rmtree(root)
+            await until(lambda: bool(kinds(events, "warning")), 10, "the warning")
+            root.mkdir()
+            await until(lambda: any("back" in e.message for e in kinds(events, "warning")),
+                        10, "watching again")
+            (root / "second.txt").write_text("2\n")
+            await until(lambda: len(recorded(root / "second.txt")) == 1, 10, "second.txt")
+        store.close()
+
+    asyncio.run(main())
+
+
+def test_undecodable_name_does_not_stop_the_watch(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    bad = os.path.join(os.fsencode(root), b"caf\xe9.txt")  # Latin-1, not UTF-8
+
+    async def main() -> None:
+        store = Store(tmp_path / "w.db")
+        async with watching(spec_for(root), store) as (_w, events):
+            with open(bad, "wb") as f:
+                f.write(b"latin-1 name\n")
+            await until(lambda: recorded(os.fsdecode(bad)) == [b"latin-1 name\n"], 15,
+                        "the file with the undecodable name")
+            assert any("restarting" in e.message for e in kinds(events, "warning"))
+            (root / "next.txt").write_text("still watching\n")
+            await until(lambda: len(recorded(root / "next.txt")) == 1, 10, "next.txt")
         store.close()
 
     asyncio.run(main())

@@ -533,7 +533,7 @@ class CompiledFilter:
 
     def __init__(self, spec: FilterSpec) -> None:
         self.spec = spec
-        self.roots: tuple[str, ...] = tuple(spec.roots) or (".",)
+        self.roots: tuple[str, ...] = tuple(os.fspath(r) for r in spec.roots) or (".",)
         self.exts: tuple[str, ...] | None = tuple(spec.extensions) or None
         self.hidden: bool = spec.hidden
         self.follow: bool = spec.follow

@@ -76,7 +76,7 @@ from watchfiles import Change, awatch
 from .actions.output import TEMP_MARKER
 from .engine import Engine, EngineEvent, Event, Stats, Task, TaskEvent
 from .errors import InputError, TuiBatchError
-from .filters import CompiledFilter, compile_filter
+from .filters import CompiledFilter, IgnoreChain, compile_filter, ignored, load_ignore_spec
 from .jobs import DONE, INTERRUPTED, RUNNING, _scan_filter, resolve_checked_action
 from .model import FileEntry, FilterSpec, JobSpec, Priority, TaskState
 from .scanner import ScanIssue, scan
@@ -112,7 +112,10 @@ TEMP_PATTERNS: tuple[str, ...] = (
 suites, WinSCP, aria2, macOS safe-save) and are renamed when complete. Case-insensitive."""
 
 _STATE_LEFT = ("queued", "running", "interrupted")
-_BURST = 1000  # changes in one batch that make a reconcile scan worth it (inotify may drop)
+_BURST = 500  # changes in one batch that make a reconcile scan worth it (inotify may drop)
+_DEBOUNCE_MS = 400  # longest watchfiles groups changes before handing them over
+_BURST_QUIET = _DEBOUNCE_MS / 1000 + 0.6  # ... that scan starts once the burst is over
+_MTIME_SLACK = 0.02  # file timestamps come from a coarse clock (one kernel tick, <= 10 ms)
 _HASH_CACHE = 4096
 _OWN_MAX = 10_000
 _RUN_GRACE = 2.0  # seconds after a task ends during which its siblings count as its outputs
@@ -233,6 +236,16 @@ def _hash_file(path: str, size: int, mtime_ns: int) -> bytes | None:
     if got != size or st.st_size != size or st.st_mtime_ns != mtime_ns:
         return None
     return h.digest()
+
+
+def _leaf_errors(exc: BaseException) -> list[BaseException]:
+    """The real errors inside (nested) exception groups (awatch runs in an anyio task group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for e in exc.exceptions:
+            out.extend(_leaf_errors(e))
+        return out or [exc]
+    return [exc]
 
 
 # ------------------------------------------------------------------------------------ state
@@ -388,6 +401,7 @@ class Watcher:
         self._rescan_now: asyncio.Event | None = None
         self._rescan_after = 0.0
         self._rescan_requested = False
+        self._start_roots: tuple[tuple[int, int] | None, ...] = ()
         self._scan_cancel = threading.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
@@ -699,19 +713,62 @@ class Watcher:
         return awatch(
             *self.roots,
             watch_filter=None,
-            debounce=1600,
+            debounce=_DEBOUNCE_MS,
             step=50,
             stop_event=self._watch_stop,
             rust_timeout=1000,
+            yield_on_timeout=True,  # a heartbeat every quiet second: the roots are checked
             force_polling=polling,
             poll_delay_ms=self.poll_delay_ms,
             recursive=True,
             ignore_permission_denied=True,
         )
 
-    async def _watch_loop(self) -> None:
+    def _root_ids(self) -> tuple[tuple[int, int] | None, ...]:
+        ids: list[tuple[int, int] | None] = []
+        for r in self.roots:
+            try:
+                st = os.stat(r)
+                ids.append((st.st_dev, st.st_ino) if _stat.S_ISDIR(st.st_mode) else None)
+            except OSError:
+                ids.append(None)
+        return tuple(ids)
+
+    def _roots_unchanged(self) -> bool:
+        """The roots are the folders the watch started on (not deleted, replaced or
+        unmounted): only then may remembered files be forgotten for being absent."""
+        return self._root_ids() == self._start_roots
+
+    async def _roots_present(self) -> bool:
+        """Wait until every root is a folder again (after it was removed or unmounted)."""
+        warned = False
         while not self._stopping:
+            if None not in self._root_ids():
+                if warned:
+                    self._warn("the watched folder is back; watching again")
+                return True
+            if not warned:
+                self._warn("a watched folder went away; waiting for it to come back")
+                warned = True
+            await self._sleep_unless_stopped(1.0)
+        return False
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        assert self._watch_stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._watch_stop.wait(), seconds)
+
+    async def _watch_loop(self) -> None:
+        """Run the watchfiles generator, and keep it running: polling when the OS refuses more
+        watches, re-created (with a reconcile scan) when it fails or a root is replaced."""
+        backoff = 1.0
+        started = False
+        self._start_roots = self._root_ids()
+        while not self._stopping:
+            if started and not await self._roots_present():
+                return
             gen: Any = None
+            watched = self._root_ids()
             try:
                 gen = self._open_watch(self._polling)
                 first = asyncio.ensure_future(gen.__anext__())
@@ -722,37 +779,54 @@ class Watcher:
                 if first.done() and not first.cancelled() and first.exception() is not None:
                     await first
                 self.mode = "polling" if self._polling else "inotify"
-                if not self.ready.is_set():
+                if not started:
+                    started = True
                     self.ready.set()
                     self._emit(WatchEvent("watching", message=self.mode))
+                else:
+                    self._request_rescan(0.0)  # what happened while nobody was listening
                 try:
                     changes = await first
                 except StopAsyncIteration:
                     return
-                await self._on_changes(changes)
-                async for changes in gen:
+                while True:
                     await self._on_changes(changes)
-                return
-            except (Exception, StopAsyncIteration) as exc:
-                if isinstance(exc, StopAsyncIteration):
-                    return
-                if self._polling or not is_watch_limit_error(exc):
+                    if self._root_ids() != watched:
+                        break  # a root was removed or replaced: its OS watch is gone
+                    backoff = 1.0
+                    try:
+                        changes = await gen.__anext__()
+                    except StopAsyncIteration:
+                        return
+            except Exception as exc:
+                errors = _leaf_errors(exc)
+                if not self._polling and any(is_watch_limit_error(e) for e in errors):
+                    self._polling = True
+                    self._warn(
+                        f"the OS refused more file watches ({errors[0]}); polling instead "
+                        "(slower; raise fs.inotify.max_user_watches / max_user_instances "
+                        "to avoid this)"
+                    )
+                    self._request_rescan(0.0)
+                    continue
+                if not started:
                     raise
-                self._polling = True
-                self._warn(
-                    f"the OS refused more file watches ({exc}); polling instead (slower; raise "
-                    "fs.inotify.max_user_watches / max_user_instances to avoid this)"
-                )
-                self._request_rescan(0.0)
+                # e.g. a file name that is not UTF-8 (watchfiles cannot report it): listen
+                # again; the reconcile scan finds what was missed, that file included
+                self._warn(f"the file watcher failed ({errors[0]}); restarting it")
+                await self._sleep_unless_stopped(backoff)
+                backoff = min(backoff * 2, 30.0)
             finally:
                 if gen is not None:
                     with contextlib.suppress(BaseException):
                         await gen.aclose()
 
     async def _on_changes(self, changes: set[tuple[Change, str]]) -> None:
+        if not changes:
+            return  # a quiet second (yield_on_timeout): only the root check runs
         now = time.monotonic()
         if len(changes) >= _BURST:
-            self._request_rescan(max(self.settle, 1.0) + 1.0)
+            self._request_rescan(_BURST_QUIET)
         for change, path in changes:
             if self._stopping:
                 return
@@ -821,7 +895,7 @@ class Watcher:
             due = now + self.settle
         else:
             assert st is not None
-            age = time.time() - st.st_mtime_ns / 1e9
+            age = time.time() - st.st_mtime_ns / 1e9 - _MTIME_SLACK
             due = now + self.settle - min(max(age, 0.0), self.settle / 2)
         if p is None:
             p = self._pending[path] = _Pending(path, sig, due, now if event else None)
@@ -973,14 +1047,67 @@ class Watcher:
                 cache.popitem(last=False)
         return d
 
+    def _select(self, paths: Sequence[str]) -> dict[str, FileEntry]:
+        """The paths a full scan would select, as its FileEntry (what ``entry_for`` decides
+        for one path, with the folder rules and ignore files worked out once per folder per
+        batch instead of once per file: a burst brings thousands of files in a few folders)."""
+        cf = self.cf
+        folders: dict[tuple[int, str], IgnoreChain | None] = {}  # None: folder not selected
+
+        def folder_state(i: int, dir_rel: str) -> IgnoreChain | None:
+            key = (i, dir_rel)
+            if key in folders:
+                return folders[key]
+            root = self.roots[i]
+            if dir_rel:
+                parent_rel, _, comp = dir_rel.rpartition("/")
+                parent = folder_state(i, parent_rel)
+                if parent is None or cf.excluded_dir(dir_rel, comp, i) or (
+                    parent and ignored(parent, dir_rel, True)
+                ):
+                    folders[key] = None
+                    return None
+                chain, prefix = parent, len(dir_rel) + 1
+            else:
+                chain, prefix = (), 0
+            if cf.use_ignore:
+                spec = load_ignore_spec(os.path.join(root, dir_rel) if dir_rel else root)
+                if spec is not None:
+                    chain = (*chain, (prefix, spec))
+            folders[key] = chain
+            return chain
+
+        out: dict[str, FileEntry] = {}
+        for path in paths:
+            loc = self._locate(path)
+            if loc is None or cf.root_excluded(loc[0]):
+                continue
+            i, rel = loc
+            dir_rel, _, name = rel.rpartition("/")
+            chain = folder_state(i, dir_rel)
+            if chain is None or not cf.match_name(rel, name, i):
+                continue
+            if chain and ignored(chain, rel, False):
+                continue
+            st = self._stat(path)
+            if st is None or not _stat.S_ISREG(st.st_mode):
+                continue
+            if not cf.match_meta(st.st_size, st.st_mtime_ns):
+                continue
+            root = self.roots[i]
+            out[path] = FileEntry(os.path.join(root, rel), root, rel, st.st_size,
+                                  st.st_mtime_ns, st.st_dev, st.st_ino)
+        return out
+
     def _admit_sync(self, ready: list[_Ready]) -> _AdmitResult:
         """Decide, for settled files, which are new content versions; create their tasks.
 
         Runs on a worker thread, one batch at a time (so the seen table is never raced)."""
         res = _AdmitResult()
         cands: list[tuple[_Ready, FileEntry]] = []
+        selected = self._select([r.path for r in ready])
         for r in ready:
-            e = self.cf.entry_for(r.path)
+            e = selected.get(r.path)
             if e is None:
                 continue  # not selected after all (size or time bounds, an ignore file)
             if (e.size, e.mtime_ns) != (r.size, r.mtime_ns):
@@ -995,6 +1122,7 @@ class Watcher:
         new: list[tuple[FileEntry, bytes, str | None]] = []
         batch_digests: dict[tuple[bytes, int], str] = {}
         dedupe = self.spec.settings.dedupe
+        hashed: list[tuple[_Ready, FileEntry, bytes]] = []
         for r, e in cands:
             old = seen.get(e.path)
             if old is not None and (old.size, old.mtime_ns) == (e.size, e.mtime_ns):
@@ -1003,6 +1131,11 @@ class Watcher:
             if digest is None:
                 res.again.append(e.path)  # changed while being read
                 continue
+            hashed.append((r, e, digest))
+        copies = (self.state.find_digests(wid, [d for _, e, d in hashed if e.size])
+                  if dedupe else {})
+        for r, e, digest in hashed:
+            old = seen.get(e.path)
             row = SeenRow(e.path, e.size, e.mtime_ns, e.dev, e.ino, digest, KIND_OUTPUT, None)
             if r.own is not None and r.own == (e.size, e.mtime_ns):
                 rows.append(row)
@@ -1022,7 +1155,7 @@ class Watcher:
             if dedupe and e.size > 0:
                 dup_of = batch_digests.get((digest, e.size))
                 if dup_of is None:
-                    dup_of = self._existing_copy(digest, e)
+                    dup_of = self._existing_copy(copies.get(digest, ()), e)
             if dup_of is None:
                 batch_digests.setdefault((digest, e.size), e.path)
             new.append((e, digest, dup_of))
@@ -1053,11 +1186,12 @@ class Watcher:
         self.state.record(wid, rows)
         return res
 
-    def _existing_copy(self, digest: bytes, e: FileEntry) -> str | None:
+    @staticmethod
+    def _existing_copy(others: Iterable[tuple[str, int]], e: FileEntry) -> str | None:
         """Another processed path with this content that still exists (a renamed file whose
         old name is gone is not a duplicate: it is processed under its new name)."""
-        for other in self.state.find_digest(self.watch_row, digest, e.size):
-            if other == e.path:
+        for other, size in others:
+            if other == e.path or size != e.size:
                 continue
             try:
                 st = os.stat(other)
@@ -1113,13 +1247,15 @@ class Watcher:
         if self._stopping:
             return
         now = time.monotonic()
+        new = 0
         for path, st in found:
+            new += path not in self._pending
             self._observe(path, now, st, event=False)
         for issue in issues[:100]:
             # a root that went away matters every time; other issues once, at start
             if reason == "start" or issue.kind == "missing":
                 self._warn(f"{issue.kind}: {issue.message}", issue.path)
-        self._emit(WatchEvent("scan", data={"reason": reason, "new": len(found),
+        self._emit(WatchEvent("scan", data={"reason": reason, "new": new,
                                              "issues": len(issues)}))
 
     def _reconcile_sync(self, issues: list[ScanIssue]) -> list[tuple[str, os.stat_result]]:
@@ -1145,6 +1281,8 @@ class Watcher:
                 flush()
         if batch:
             flush()
-        if not self._scan_cancel.is_set():
+        if not self._scan_cancel.is_set() and self._roots_unchanged():
+            # (not when a root is missing, replaced or unmounted: its files would all be
+            # forgotten, and processed again when it comes back)
             self.state.sweep_missing(self.watch_row)
         return out

@@ -264,6 +264,28 @@ class WatchState:
             ).fetchall()
         return [os.fsdecode(bytes(r[0])) for r in rows]
 
+    def find_digests(
+        self, watch_id: int, digests: Sequence[bytes]
+    ) -> dict[bytes, list[tuple[str, int]]]:
+        """For each digest, the remembered ``(path, size)`` of processed files with that
+        content (a batch of :meth:`find_digest`; a few paths per digest at most)."""
+        out: dict[bytes, list[tuple[str, int]]] = {}
+        keys = list(dict.fromkeys(digests))
+        with self._read() as c:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows = c.execute(
+                    "SELECT digest, path, size FROM watch_seen WHERE watch_id = ? AND kind = ?"
+                    f" AND digest IN ({marks})",
+                    (watch_id, KIND_TASK, *chunk),
+                ).fetchall()
+                for d, p, size in rows:
+                    found = out.setdefault(bytes(d), [])
+                    if len(found) < 8:
+                        found.append((os.fsdecode(bytes(p)), size))
+        return out
+
     def record(self, watch_id: int, rows: Iterable[SeenRow]) -> None:
         """Remember these versions (replacing what was known of each path)."""
         now = time.time()

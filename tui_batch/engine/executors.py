@@ -96,7 +96,7 @@ def _read_tail(fd: int) -> str:
 class _Spool:
     """A pair of unlinked temp files that receive one child's stdout and stderr."""
 
-    __slots__ = ("err", "out")
+    __slots__ = ("err", "out", "used")
 
     def __init__(self, folder: str) -> None:
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -104,12 +104,21 @@ class _Spool:
         err_path = os.path.join(folder, f"err-{id(self)}")
         self.out = os.open(out_path, flags, 0o600)
         self.err = os.open(err_path, flags, 0o600)
+        self.used = False  # something was written since the last reset
         os.unlink(out_path)
         os.unlink(err_path)
 
+    def tails(self) -> tuple[str, str]:
+        out, err = _read_tail(self.out), _read_tail(self.err)
+        self.used = bool(out or err)
+        return out, err
+
     def reset(self) -> None:
-        os.ftruncate(self.out, 0)
-        os.ftruncate(self.err, 0)
+        # most commands print nothing: skip two syscalls per task when nothing was written
+        if self.used:
+            os.ftruncate(self.out, 0)
+            os.ftruncate(self.err, 0)
+            self.used = False
 
     def close(self) -> None:
         os.close(self.out)
@@ -143,6 +152,8 @@ class SubprocessExecutor(Executor):
         self._env = dict(os.environ)  # a plain dict converts much faster than os.environ
         self._which: dict[str, str] = {}
         self._pool = cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="tui-batch-spawn")
+        self.spawn_in_loop = os.environ.get("TUI_BATCH_SPAWN", "loop") == "loop"
+        """Spawn on the event loop with a pidfd (default), or on a thread per worker."""
 
     def _take_spool(self) -> _Spool:
         if self._free:
@@ -168,10 +179,8 @@ class SubprocessExecutor(Executor):
             self._which[name] = path
         return path
 
-    def _spawn_wait(self, argv: list[str], running: _Running) -> int:
-        """Runs on a pool thread: spawn, then block in waitpid (both release the GIL), so
-        spawns of different workers overlap instead of queueing behind one event loop."""
-        pid = os.posix_spawn(
+    def _spawn(self, argv: list[str], running: _Running) -> int:
+        return os.posix_spawn(
             self._resolve(argv[0]),
             argv,
             self._env,
@@ -183,6 +192,32 @@ class SubprocessExecutor(Executor):
             setpgroup=0,
             setsigdef=_SIGDEF,
         )
+
+    def _spawn_loop(
+        self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
+    ) -> asyncio.Future[int]:
+        """Spawn on the loop thread and learn about the exit through a pidfd: no thread, no
+        hand-off, no GIL traffic; the loop is blocked only for the execve itself (vfork)."""
+        pid = self._spawn(argv, running)
+        running.pid = pid
+        future: asyncio.Future[int] = loop.create_future()
+        pidfd = os.pidfd_open(pid)
+
+        def on_exit() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            running.pid = 0
+            if not future.done():
+                future.set_result(status)
+
+        loop.add_reader(pidfd, on_exit)
+        return future
+
+    def _spawn_wait(self, argv: list[str], running: _Running) -> int:
+        """Runs on a pool thread: spawn, then block in waitpid (both release the GIL), so
+        spawns of different workers overlap instead of queueing behind one event loop."""
+        pid = self._spawn(argv, running)
         running.pid = pid
         if running.cancelled:  # cancelled before the pid was known
             self._kill_group(pid, signal.SIGTERM)
@@ -204,7 +239,10 @@ class SubprocessExecutor(Executor):
         if timeout is not None:
             running.kill_handle = loop.call_later(timeout, self._on_timeout, running)
         try:
-            status = await loop.run_in_executor(self._pool, self._spawn_wait, argv, running)
+            if self.spawn_in_loop:
+                status = await self._spawn_loop(loop, argv, running)
+            else:
+                status = await loop.run_in_executor(self._pool, self._spawn_wait, argv, running)
         except OSError as exc:
             self.action.finish(prepared, False)
             nf = isinstance(exc, FileNotFoundError)
@@ -220,8 +258,7 @@ class SubprocessExecutor(Executor):
             if running.kill_handle is not None:
                 running.kill_handle.cancel()
             del self._running[task.id]
-            out = _read_tail(spool.out)
-            err = _read_tail(spool.err)
+            out, err = spool.tails()
             self._free.append(spool)
         code = os.waitstatus_to_exitcode(status)
         ok = code == 0 and not running.cancelled and not running.timed_out
