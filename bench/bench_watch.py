@@ -255,16 +255,75 @@ def child_burst(n: int, settle: float, tmp: str) -> None:
     print(json.dumps(res))
 
 
+def _current_rss_mb() -> float:
+    """Resident memory now (not the peak): what must stay flat in a long run."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_soak(rounds: int, per_round: int, settle: float, tmp: str) -> None:
+    """An inbox that is emptied after processing, round after round: memory and the watch
+    state must stay flat (nothing kept per file ever seen)."""
+    sys.path.insert(0, str(REPO))
+    from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec
+    from tui_batch.store import Store
+    from tui_batch.watch import Watcher
+
+    root = Path(tmp) / "soak"
+    root.mkdir()
+    store = Store(Path(tmp) / "soak.db")
+    spec = JobSpec(FilterSpec(roots=[str(root)]), ActionSpec(name="noop"),
+                   EngineSettings(workers=4))
+
+    async def main() -> list[dict[str, float]]:
+        w = Watcher(spec, store, settle=settle, retain_finished=500)
+        task = asyncio.create_task(w.run())
+        await w.ready.wait()
+        out = []
+        for r in range(rounds):
+            t0 = time.perf_counter()
+            proc = await asyncio.create_subprocess_exec(
+                PY, "-c", BURST_WRITER.replace("f{i:05d}", f"r{r}-{{i:05d}}"), str(root),
+                str(per_round), stdout=asyncio.subprocess.DEVNULL)
+            await proc.wait()
+            while w.engine.snapshot().done < (r + 1) * per_round:
+                await asyncio.sleep(0.05)
+            took = time.perf_counter() - t0
+            for d in list(root.iterdir()):  # the consumer empties the inbox
+                await asyncio.to_thread(shutil.rmtree, d)
+            await asyncio.sleep(settle + 1.0)  # deletions settle: their state is forgotten
+            out.append({"round": r + 1, "seconds": took,
+                        "rss_mb": _current_rss_mb(), "seen_rows": w.state.count(w.watch_row),
+                        "pending": len(w._pending), "kept_tasks": len(w.engine.tasks),
+                        "heap": len(w._heap), "hash_cache": len(w._hash_cache)})
+        w.stop()
+        await task
+        await w.aclose()
+        return out
+
+    res = asyncio.run(main())
+    store.close()
+    print(json.dumps(res))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=25)
     ap.add_argument("--settle", type=float, default=1.0)
     ap.add_argument("--burst", type=int, default=10_000)
-    ap.add_argument("--child", choices=["burst"])
+    ap.add_argument("--soak", type=int, default=5, metavar="ROUNDS",
+                    help="rounds of 2,000 files, each deleted once processed (0: skip)")
+    ap.add_argument("--child", choices=["burst", "soak"])
     ap.add_argument("--tmp")
     args = ap.parse_args()
     if args.child == "burst":
         child_burst(args.burst, args.settle, args.tmp)
+        return
+    if args.child == "soak":
+        child_soak(args.soak, 2000, args.settle, args.tmp)
         return
 
     print(f"watch latency: {args.files} files, settle window {args.settle:g} s; "
@@ -308,6 +367,21 @@ def main() -> None:
     print(f"  reconcile scans: {r['scans']}")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (before the burst: {r['rss_before_mb']:.0f} "
           f"MB); finished tasks kept in memory: {r['kept_tasks']}")
+
+    if args.soak:
+        print(f"\nsoak: {args.soak} rounds of 2,000 files, each round deleted once processed")
+        with tempfile.TemporaryDirectory(prefix="bench-watch-soak-") as t:
+            proc = subprocess.run([PY, __file__, "--child", "soak", "--soak", str(args.soak),
+                                   "--settle", str(args.settle), "--tmp", t],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(proc.stderr)
+                raise SystemExit(1)
+            for row in json.loads(proc.stdout.strip().splitlines()[-1]):
+                print(f"  round {row['round']}: {row['seconds']:.2f} s, RSS "
+                      f"{row['rss_mb']:.0f} MB, remembered paths {row['seen_rows']}, "
+                      f"settling {row['pending']}, finished tasks in memory "
+                      f"{row['kept_tasks']}")
 
 
 if __name__ == "__main__":

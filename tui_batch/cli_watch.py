@@ -185,6 +185,10 @@ class WatchReporter(Reporter):
             self.out.write(f"duplicate: {display_path(ev.path or '')} "
                            f"(same content as {display_path(str(ev.data.get('of')))})\n")
             self.out.flush()
+        elif ev.kind in ("output", "unchanged") and self.style == "lines":
+            why = ev.message if ev.kind == "output" else "same content as already processed"
+            self.out.write(f"not queued: {display_path(ev.path or '')} ({why})\n")
+            self.out.flush()
         elif ev.kind == "stopping":
             self._clear_bar()
             how = ("letting running tasks finish" if ev.message == "finish"

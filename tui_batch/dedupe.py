@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
@@ -223,21 +224,21 @@ def _find(
     stats = DedupeStats(files=len(ents))
     result = DedupeResult(stats=stats)
 
-    # 1. size groups: indices sorted by size (stable, so scan order within a size)
+    # 1. size groups: only entries whose size is shared, sorted by size (stable: scan order
+    # within a size). Counter and the C-level key keep this off the per-entry Python path.
     sizes = [e.size for e in ents]
-    order = sorted(range(len(ents)), key=sizes.__getitem__)
+    shared = {s for s, c in Counter(sizes).items() if c > 1}
+    order = sorted((i for i, s in enumerate(sizes) if s in shared), key=sizes.__getitem__)
 
     # hardlinks: extra links point at the first link (rep); reps of shared sizes get hashed
     extra_of: dict[int, list[int]] = {}  # rep -> its extra links
     groups: list[list[int]] = []  # distinct files of one size, 2 or more, size > 0
     # Common case first: no two entries share an inode, so no group needs the link check.
-    inodes = {(e.dev << 64) | e.ino for e in ents if e.ino}
-    no_links = len(inodes) == sum(1 for e in ents if e.ino)
-    del inodes
+    with_ino = [(ents[i].dev << 64) | ents[i].ino for i in order if ents[i].ino]
+    no_links = len(set(with_ino)) == len(with_ino)
+    del with_ino
     for size, grp in groupby(order, sizes.__getitem__):
         group = list(grp)
-        if len(group) < 2:
-            continue
         if no_links:
             if size:
                 stats.size_groups += 1
@@ -288,9 +289,11 @@ def _find(
             result.cancelled = True
         return result.cancelled
 
+    inos = [e.ino for e in ents]
+
     def disk_order(idxs: list[int]) -> list[int]:
         # inode order: on a cold disk it roughly follows the layout; warm, it costs ~nothing
-        return sorted(idxs, key=lambda i: ents[i].ino)
+        return sorted(idxs, key=inos.__getitem__)
 
     # 2. first read: xxh3_64 of the prefix, or xxh3_128 of a file no longer than the prefix.
     # The hot loop of the whole module (one iteration per candidate file), hence inlined.
@@ -350,6 +353,11 @@ def _find(
     for g in groups:
         if sizes[g[0]] <= pb:
             continue
+        if len(g) == 2:  # most groups: no dict needed
+            da = first.get(g[0])
+            if da is not None and da == first.get(g[1]):
+                need_full.extend(g)
+            continue
         seen: dict[bytes, int] = {}
         hit: set[int] = set()
         for r in g:
@@ -397,6 +405,11 @@ def _find(
     dup_groups: list[list[int]] = []
     for g in groups:
         ident = full if sizes[g[0]] > pb else first
+        if len(g) == 2:
+            da = ident.get(g[0])
+            if da is not None and da == ident.get(g[1]):
+                dup_groups.append(g + [x for r in g for x in extra_of.get(r, ())])
+            continue
         members: dict[bytes, list[int]] = {}
         for r in g:
             d = ident.get(r)

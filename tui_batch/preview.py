@@ -61,18 +61,26 @@ class Preview:
         self.collisions = sum(1 for r in self.rows if r.collision)
 
 
+def _own_mirror_path(out_dir: str, root: str, rel: str, multi_root: bool) -> str:
+    if multi_root:
+        base = os.path.basename(os.path.normpath(os.path.abspath(root))) or "root"
+        return os.path.join(out_dir, base, rel)
+    return os.path.join(out_dir, rel)
+
+
+def _mirror_function() -> Callable[[str, str, str, bool], str]:
+    try:  # imported lazily: the actions package imports a lot, the preview rarely needs it
+        from .actions.output import mirror_path
+    except ImportError:  # pragma: no cover - the actions package is part of the product
+        return _own_mirror_path
+    return mirror_path
+
+
 def default_mirror_path(out_dir: str, root: str, rel: str, multi_root: bool) -> str:
     """``out_dir/rel``, or ``out_dir/<basename(root)>/rel`` with several roots (so two roots
     holding the same ``rel`` do not collide). Uses the actions' ``mirror_path`` when present,
     so the preview and the run can never disagree."""
-    try:
-        from .actions.output import mirror_path
-    except ImportError:  # pragma: no cover - the actions package is part of the product
-        if multi_root:
-            base = os.path.basename(os.path.normpath(os.path.abspath(root))) or "root"
-            return os.path.join(out_dir, base, rel)
-        return os.path.join(out_dir, rel)
-    return mirror_path(out_dir, root, rel, multi_root)
+    return _mirror_function()(out_dir, root, rel, multi_root)
 
 
 class _Resolver:
@@ -87,11 +95,17 @@ class _Resolver:
         self._dirs: dict[str, str] = {}
 
     def __call__(self, path: str) -> str:
-        head, tail = os.path.split(os.path.abspath(path))
+        head, sep, tail = path.rpartition("/")
+        if tail in ("", ".", ".."):  # not "folder/name": let realpath sort it out
+            return os.path.realpath(path)
+        if not sep:
+            head = "."  # a bare name, relative to the current folder
+        elif not head:
+            head = "/"
         real = self._dirs.get(head)
         if real is None:
             real = self._dirs[head] = os.path.realpath(head)
-        return os.path.join(real, tail)
+        return real + "/" + tail if real != "/" else "/" + tail
 
 
 def mark_collisions(rows: Sequence[PreviewRow], inputs: Iterable[FileEntry] | None = None) -> int:
@@ -172,9 +186,10 @@ def build_preview(
 
     elif compute is None and out_dir is not None:
         od = out_dir
+        mirror = _mirror_function()
 
         def compute(e: FileEntry) -> str | None:
-            return default_mirror_path(od, e.root, e.rel, multi_root)
+            return mirror(od, e.root, e.rel, multi_root)
 
     rows: list[PreviewRow] = []
     for e in ents:

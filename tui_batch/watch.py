@@ -35,8 +35,9 @@ produces an event.
 
 **Outputs are not inputs.** ``--out`` inside a root is excluded (as in ``run``); an input the
 action modified in place, and files the action wrote beside its input while it ran (no
-``--out``: a name starting with the input's stem followed by ``.``, ``_`` or ``-``, in the same
-folder), are remembered as outputs and never queued, also across restarts.
+``--out``: in the same folder, the input's name plus a suffix (``a.txt.gz``, ``a.txt_1``) or
+its stem with another extension (``a.png``), written while the task ran), are remembered as
+outputs and never queued, also across restarts; each is reported (``output`` event).
 
 **Bounded.** Settled paths leave the settle table, the engine keeps only the last
 ``retain_finished`` finished tasks (counters keep counting), the hash cache and the
@@ -372,8 +373,8 @@ class Watcher:
         self.state = WatchState(store.path)
         key = hashlib.sha256(self.identity.encode()).hexdigest()[:16]
         self._lock = WatchLock(store.path, key)
-        self._lock.acquire()
         try:
+            self._lock.acquire()
             self._open_job(retain_finished, stats_interval)
         except BaseException:
             self._lock.release()
@@ -518,6 +519,8 @@ class Watcher:
 
         Raises :class:`WatchError` when watching becomes impossible (state is saved first).
         """
+        if not self._stopping:
+            await asyncio.to_thread(self.store.set_job_state, self.job_id, RUNNING)
         if self._stopping:  # stopped before it started
             await asyncio.shield(asyncio.to_thread(self._save))
             return 130 if self._interrupted else 0
@@ -526,7 +529,8 @@ class Watcher:
         self._wake = asyncio.Event()
         self._watch_stop = asyncio.Event()
         self._rescan_now = asyncio.Event()
-        await asyncio.to_thread(self.store.set_job_state, self.job_id, RUNNING)
+        # (no await between here and the engine's first step: a stop() from now on reaches
+        # a running engine)
         engine_task = loop.create_task(self.engine.run())
         watch_task = loop.create_task(self._watch_loop())
         watch_task.add_done_callback(self._on_watch_done)
@@ -696,9 +700,11 @@ class Watcher:
         runs = list(self._running.get(folder, {}).values())
         runs.extend(self._ended.get(folder, ()))
         for r in runs:
-            if r.name == name or not name.startswith(r.stem):
-                continue
-            if name[len(r.stem) : len(r.stem) + 1] not in (".", "_", "-"):
+            # "a.txt" -> "a.txt.gz", "a.txt_1", "a.png", "a.1.png"; not "a_2.txt", "ab.txt"
+            if r.name == name or not (
+                name.startswith(r.stem + ".")
+                or (name.startswith(r.name) and name[len(r.name) : len(r.name) + 1] in ("_", "-"))
+            ):
                 continue
             end = r.end if r.end is not None else when
             if r.start - 0.05 <= when <= end + _RUN_GRACE:
@@ -827,10 +833,10 @@ class Watcher:
         now = time.monotonic()
         if len(changes) >= _BURST:
             self._request_rescan(_BURST_QUIET)
-        for change, path in changes:
+        for _change, path in changes:
             if self._stopping:
                 return
-            self._on_path_event(path, change, now)
+            self._on_path_event(path, now)
         await asyncio.sleep(0)
 
     def _under_out(self, path: str) -> bool:
@@ -845,7 +851,7 @@ class Watcher:
                 return i, path[len(b) :]
         return self.cf.locate(path)
 
-    def _on_path_event(self, path: str, change: Change, now: float) -> None:
+    def _on_path_event(self, path: str, now: float) -> None:
         """Cheap checks first (name, folders on the way, output folder), then a stat."""
         name = path.rpartition("/")[2]
         if not name or is_temp_name(name, self._temp_extra) or self._under_out(path):
@@ -859,9 +865,8 @@ class Watcher:
             dir_rel = f"{dir_rel}/{comp}" if dir_rel else comp
             if self.cf.excluded_dir(dir_rel, comp, i):
                 return
-        if change == Change.deleted:
-            self._observe(path, now, None, event=True)
-            return
+        # the change kind is not trusted: one batch can hold 'deleted' and 'added' for one
+        # path in any order (an atomic replace); what the path is now is what counts
         st = self._stat(path)
         if st is None:
             self._observe(path, now, None, event=True)
