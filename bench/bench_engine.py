@@ -39,6 +39,8 @@ def child_tui_batch(tree: str, db: str, workers: int) -> dict[str, float]:
     plan = plan_job(spec, store=store)
     t1 = time.perf_counter()
     job_id = create_job(store, plan)
+    n_tasks = len(plan.entries)
+    del plan  # as the CLI does: the plan is freed before the run
     t2 = time.perf_counter()
     runner = JobRunner(store, job_id)
     t3 = time.perf_counter()
@@ -52,8 +54,8 @@ def child_tui_batch(tree: str, db: str, workers: int) -> dict[str, float]:
     t4 = time.perf_counter()
     counts = store.task_counts(job_id)
     store.close()
-    assert code == 0 and counts.get("done") == len(plan.entries), counts
-    return {"tasks": len(plan.entries), "scan": t1 - t0, "create": t2 - t1, "load": t3 - t2,
+    assert code == 0 and counts.get("done") == n_tasks, counts
+    return {"tasks": n_tasks, "scan": t1 - t0, "create": t2 - t1, "load": t3 - t2,
             "run": t4 - t3, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

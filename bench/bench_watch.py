@@ -15,14 +15,17 @@
 2. Burst. A separate process creates 10,000 files in 20 folders as fast as it can; the
    watcher (in its own process, so its memory is measured alone) reports the time until every
    file was queued and done, exactly-once, and peak RSS.
+3. Soak. Rounds of 2,000 files, the inbox emptied after each round (as a consumer would):
+   resident memory, Python object count and the remembered state must stay flat.
 
-    python bench/bench_watch.py [--files 25] [--settle 1.0] [--burst 10000]
+    python bench/bench_watch.py [--files 25] [--settle 1.0] [--burst 10000] [--soak 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -298,7 +301,7 @@ def child_soak(rounds: int, per_round: int, settle: float, tmp: str) -> None:
             out.append({"round": r + 1, "seconds": took,
                         "rss_mb": _current_rss_mb(), "seen_rows": w.state.count(w.watch_row),
                         "pending": len(w._pending), "kept_tasks": len(w.engine.tasks),
-                        "heap": len(w._heap), "hash_cache": len(w._hash_cache)})
+                        "objects": len(gc.get_objects())})
         w.stop()
         await task
         await w.aclose()
@@ -381,7 +384,7 @@ def main() -> None:
                 print(f"  round {row['round']}: {row['seconds']:.2f} s, RSS "
                       f"{row['rss_mb']:.0f} MB, remembered paths {row['seen_rows']}, "
                       f"settling {row['pending']}, finished tasks in memory "
-                      f"{row['kept_tasks']}")
+                      f"{row['kept_tasks']}, Python objects {row['objects']}")
 
 
 if __name__ == "__main__":

@@ -348,19 +348,28 @@ def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool
         sys.exit(run_tui(spec=spec, db=db, start="run"))
     store = _open_store(db)
     try:
-        plan = plan_job(spec, store=store)
-        _report_issues(plan, as_json)
-        if dry_run:
-            _print_dry_run(plan, as_json)
+        job_id = _plan_and_create(store, spec, as_json=as_json, dry_run=dry_run)
+        if job_id is None:
             sys.exit(0)
-        _check_collisions(plan)
-        job_id = create_job(store, plan)
-        if not as_json:
-            click.echo(f"job {job_id}: {plan.preview.count} files "
-                       f"({plan.preview.duplicates} duplicates skipped)", err=True)
         sys.exit(_run_headless(store, job_id, _reporter_style(as_json)))
     finally:
         store.close()
+
+
+def _plan_and_create(store: Any, spec: JobSpec, *, as_json: bool, dry_run: bool) -> int | None:
+    """Scan and store the job (None for a dry run). A function of its own so the plan (every
+    scanned entry and preview row) is freed before the run starts."""
+    plan = plan_job(spec, store=store)
+    _report_issues(plan, as_json)
+    if dry_run:
+        _print_dry_run(plan, as_json)
+        return None
+    _check_collisions(plan)
+    job_id = create_job(store, plan)
+    if not as_json:
+        click.echo(f"job {job_id}: {plan.preview.count} files "
+                   f"({plan.preview.duplicates} duplicates skipped)", err=True)
+    return job_id
 
 
 @cli.command("resume", context_settings=CONTEXT)

@@ -79,6 +79,8 @@ HashKey = tuple[int, int, int, int]
 """``(dev, ino, size, mtime_ns)``: identifies one version of one file for the hash cache."""
 
 _HASH_CHUNK = 500  # keys per lookup statement: 2,001 parameters, well under SQLite's limit
+_COALESCE = 0.02
+"""Seconds the writer waits after waking so records batch up (see _writer_main)."""
 _IDLE_WAIT = 1.0  # writer's safety-net wake-up; normal wake-ups are signalled, not polled
 
 _U64 = 1 << 64
@@ -599,6 +601,7 @@ class Store:
         self._q: deque[tuple[Any, ...]] = deque()
         self._append = self._q.append
         self._idle = True  # writer is (about to be) asleep: the next record must wake it
+        self._urgent = False  # a flush is waiting: commit without the coalescing pause
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
@@ -1117,6 +1120,7 @@ class Store:
         if not self._q and self._idle:
             return
         done = threading.Event()
+        self._urgent = True
         self._append((_OP_FLUSH, None, done))
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -1136,6 +1140,13 @@ class Store:
         try:
             while True:
                 if q:
+                    if not self._urgent and not self._stopping:
+                        # Let records pile up for a moment: one batch per ~20 ms instead of
+                        # one per task keeps this thread off the GIL, which the engine's loop
+                        # needs after every syscall (a per-record writer made 5,000 spawns
+                        # 30-60% slower). flush() and close() skip the wait.
+                        time.sleep(_COALESCE)
+                    self._urgent = False
                     n = len(q)
                     popleft = q.popleft
                     self._apply([popleft() for _ in range(n)])
