@@ -25,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from textual import events  # noqa: E402
+
 from tui_batch.jobs import JobRunner, create_job, plan_job  # noqa: E402
 from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec  # noqa: E402
 from tui_batch.store import Store  # noqa: E402
@@ -97,12 +99,14 @@ class FrameClock:
         return None
 
 
-async def until(predicate: Any, pilot: Any, timeout: float = 600.0) -> None:
+async def until(predicate: Any, pilot: Any, timeout: float = 600.0, poll: float = 0.002) -> None:
+    """Wait with plain sleeps: Pilot.pause forces a repaint each call, which would skew the
+    figures."""
     deadline = time.perf_counter() + timeout
     while not predicate():
         if time.perf_counter() > deadline:
             raise TimeoutError
-        await pilot.pause(0.005)
+        await asyncio.sleep(poll)
 
 
 async def dashboard_run(db: str, job_id: int, presses: int) -> dict[str, Any]:
@@ -120,8 +124,7 @@ async def dashboard_run(db: str, job_id: int, presses: int) -> dict[str, Any]:
         t_rows = time.perf_counter()
         await until(lambda: clock.first_after(t_rows) is not None, pilot)
         figures["tasks_visible"] = (clock.first_after(t_rows) or t_rows) - t_launch
-        await until(lambda: dash.running, pilot)
-        t_run = time.perf_counter()
+        await until(lambda: dash.running or dash.exit_code is not None, pilot)
         latencies: list[float] = []
         for i in range(presses):
             if not dash.running:
@@ -129,14 +132,16 @@ async def dashboard_run(db: str, job_id: int, presses: int) -> dict[str, Any]:
             key = "down" if i % 2 == 0 else "up"
             before = dash.task_list.cursor_row
             t_key = time.perf_counter()
-            await pilot.press(key)
+            app.post_message(events.Key(key, None))
             await until(lambda: dash.task_list.cursor_row != before
-                        and clock.first_after(t_key) is not None, pilot, timeout=5)
+                        and clock.first_after(t_key) is not None, pilot, timeout=5,
+                        poll=0.0005)
             latencies.append((clock.first_after(t_key) or t_key) - t_key)
             await asyncio.sleep(0.05)
         figures["key_latencies"] = latencies
-        await until(lambda: dash.exit_code is not None, pilot)
-        figures["run_time"] = time.perf_counter() - t_run
+        await until(lambda: dash.exit_code is not None, pilot, poll=0.05)
+        assert dash.run_started_at is not None and dash.run_ended_at is not None
+        figures["run_time"] = dash.run_ended_at - dash.run_started_at
         figures["frames"] = len(clock.frames)
         figures["bytes"] = clock.bytes
         figures["bridge_events"] = dash.bridge.events_seen

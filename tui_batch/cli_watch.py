@@ -45,22 +45,37 @@ __all__ = ["WatchReporter", "watch_cmd", "watch_stats_line"]
 _HEARTBEAT = 60.0  # seconds between repeated, unchanged status lines (lines / JSON)
 
 
-def watch_stats_line(st: Stats, settling: int = 0, *, stopping: bool = False) -> str:
+def watch_stats_line(
+    st: Stats, settling: int = 0, *, stopping: bool = False, compact: bool = False
+) -> str:
     """One status line for an open-ended run: counts, rate, and idle since when, no ETA.
-    (``stopping``: the engine is paused only to let running tasks end; do not say PAUSED.)"""
-    parts = [f"done {st.done}", f"failed {st.failed}"]
-    if st.skipped:
-        parts.append(f"skipped {st.skipped}")
-    if st.cancelled:
-        parts.append(f"cancelled {st.cancelled}")
-    parts += [f"running {st.running}", f"queued {st.queued}", f"settling {settling}"]
-    parts.append(f"{st.files_per_s:.1f} files/s")
-    if st.bytes_per_s >= 1:
-        parts.append(f"{humanize.naturalsize(st.bytes_per_s, binary=True)}/s")
+    (``stopping``: the engine is paused only to let running tasks end; do not say PAUSED.
+    ``compact``: fits an 80-column status bar, the idle time included.)"""
+    parts = [f"done {st.done}"]
+    if compact:  # only what is not zero
+        for label, n in (("failed", st.failed), ("skipped", st.skipped),
+                         ("cancelled", st.cancelled), ("running", st.running),
+                         ("queued", st.queued), ("settling", settling)):
+            if n:
+                parts.append(f"{label} {n}")
+        parts.append(f"{st.files_per_s:.1f}/s")
+    else:
+        parts.append(f"failed {st.failed}")
+        if st.skipped:
+            parts.append(f"skipped {st.skipped}")
+        if st.cancelled:
+            parts.append(f"cancelled {st.cancelled}")
+        parts += [f"running {st.running}", f"queued {st.queued}", f"settling {settling}",
+                  f"{st.files_per_s:.1f} files/s"]
+        if st.bytes_per_s >= 1:
+            parts.append(f"{humanize.naturalsize(st.bytes_per_s, binary=True)}/s")
     wall = idle_since_wall(st)
     if wall is not None and not st.running and not st.queued:
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
-        parts.append(f"idle since {since} ({fmt_duration(time.time() - wall)})")
+        if compact:
+            parts.append(f"idle since {time.strftime('%H:%M:%S', time.localtime(wall))}")
+        else:
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
+            parts.append(f"idle since {since} ({fmt_duration(time.time() - wall)})")
     if st.paused and not stopping:
         parts.append("PAUSED")
     if st.halted:
@@ -142,8 +157,8 @@ class WatchReporter(Reporter):
         import shutil
 
         width = shutil.get_terminal_size((80, 24)).columns
-        line = (f"watching ({self.watcher.mode})  "
-                f"{watch_stats_line(st, settling, stopping=self.watcher.stopping)}")
+        line = "watching  " + watch_stats_line(st, settling, stopping=self.watcher.stopping,
+                                               compact=True)
         self.err.write("\r" + line[: width - 1].ljust(width - 1))
         self.err.flush()
         self._bar_shown = True
@@ -207,7 +222,8 @@ class WatchReporter(Reporter):
             self.err.write("\n")
         self.out.write(f"watch job {self.job_id} stopped: "
                        f"{watch_stats_line(st, stopping=True)}\n")
-        left = st.queued + st.running
+        unfinished = (TaskState.QUEUED, TaskState.RUNNING, TaskState.INTERRUPTED)
+        left = sum(1 for t in self.engine.tasks.values() if t.state in unfinished)
         if left:
             self.out.write(f"{left} task(s) not finished: they run when this watch starts "
                            "again\n")
@@ -264,7 +280,7 @@ def _make_command() -> click.Command:
                   help="On SIGTERM/SIGHUP: let running tasks finish (within --grace), or "
                        "stop them.")
     @click.option("--grace", type=float, metavar="S",
-                  help="Seconds running tasks get on stop before they are killed (default 5).")
+                  help="Seconds running tasks get to finish on stop (default 5).")
     @click.option("--watch-id", metavar="NAME",
                   help="Name this watch's state and job (default: from roots, filter, action).")
     @click.option("--temp", multiple=True, metavar="GLOB",

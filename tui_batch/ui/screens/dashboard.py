@@ -9,6 +9,7 @@ constant few milliseconds per tick.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -83,6 +84,12 @@ class DashboardScreen(Screen[int]):
         """Coalesces engine events into messages for this screen."""
         self.messages_handled = 0
         """Bridge messages handled (bench figure)."""
+        self.run_started_at: float | None = None
+        """perf_counter() when the last run started (bench figure)."""
+        self.run_ended_at: float | None = None
+        """perf_counter() when the last run ended (bench figure)."""
+        self._binding_state: tuple[bool, ...] = ()
+        self._attempts: dict[int, list[Any]] = {}
         self._filter_dirty = False
         self._live_timer: Timer | None = None
         self._run_done: asyncio.Event = asyncio.Event()
@@ -143,7 +150,7 @@ class DashboardScreen(Screen[int]):
         else:
             self.stats_panel.state_text = self._idle_state()
             self.stats_panel.refresh_text()
-        self.refresh_bindings()
+        self.update_bindings()
         self._update_log()
 
     def _idle_state(self) -> str:
@@ -164,17 +171,19 @@ class DashboardScreen(Screen[int]):
         self._run_done = asyncio.Event()
         self.stats_panel.state_text = "paused" if self.engine.paused else "running"
         self.stats_panel.start_run()
-        self.refresh_bindings()
+        self.update_bindings()
         self.run_worker(self._run(), group="job", exclusive=True, name="job-run")
 
     async def _run(self) -> None:
         assert self.runner is not None
         error = None
+        self.run_started_at, self.run_ended_at = time.perf_counter(), None
         try:
             code = await self.runner.run()
         except Exception as exc:  # the runner saved the job as interrupted
             code, error = 1, f"{type(exc).__name__}: {exc}"
         finally:
+            self.run_ended_at = time.perf_counter()
             self.running = False
             self._run_done.set()
         self.post_message(JobFinished(code, error))
@@ -218,7 +227,7 @@ class DashboardScreen(Screen[int]):
             )
         self._show_stats(stats)
         self.task_list.rebuild()
-        self.refresh_bindings()
+        self.update_bindings()
         self._update_log()
 
     # --------------------------------------------------------- engine -> UI
@@ -243,7 +252,7 @@ class DashboardScreen(Screen[int]):
         log = self.query_one(LogPane)
         if log.task_id is not None and log.task_id in message.task_ids:
             self._update_log()
-        self.refresh_bindings()
+        self.update_bindings()
 
     @on(EngineNotice)
     def _engine_notice(self, message: EngineNotice) -> None:
@@ -256,7 +265,7 @@ class DashboardScreen(Screen[int]):
                         title="Halted")
         elif kind == "warning":
             self.notify(message.event.message, severity="warning")
-        self.refresh_bindings()
+        self.update_bindings()
 
     def _tick(self) -> None:
         """Once a second: elapsed clock, and a throttled rebuild of a filtered view."""
@@ -270,30 +279,49 @@ class DashboardScreen(Screen[int]):
     @on(VirtualTable.CursorMoved, "#tasks")
     def _cursor_moved(self) -> None:
         self._update_log()
-        self.refresh_bindings()
+        self.update_bindings()
 
     def selected_task(self) -> Any:
         """The task under the cursor (engine Task), or None."""
         return self.task_list.cursor_item
 
     def _update_log(self) -> None:
+        """Show the selected task now from the engine's memory; its attempt history comes
+        from the store in a thread (a store read waits for queued writes: never on the loop)."""
         task = self.selected_task()
         log = self.query_one(LogPane)
         if task is None:
             log.show_task(None)
             return
         live = ("", "")
-        attempts: list[Any] = []
-        if self.engine is not None:
-            if task.state is TaskState.RUNNING:
-                live = self.engine.live_output(task.id)
-            elif task.attempts:
-                try:
-                    attempts = self.store.attempts(task.id)
-                except Exception:  # store closed / busy: show what the engine has
-                    attempts = []
+        attempts = self._attempts.get(task.id, [])
+        if self.engine is not None and task.state is TaskState.RUNNING:
+            live = self.engine.live_output(task.id)
         retries = self.runner.spec.settings.retries if self.runner is not None else 0
         log.show_task(task, live=live, attempts=attempts, max_attempts=retries + 1)
+        if task.attempts and task.state is not TaskState.RUNNING and (
+            len(attempts) != task.attempts or attempts[-1].state != task_state(task)
+        ):
+            self.load_attempts(task.id)
+
+    @work(thread=True, exclusive=True, group="attempts")
+    def load_attempts(self, task_id: int) -> None:
+        """Read a task's attempts (with output tails) from the store."""
+        try:
+            attempts = self.store.attempts(task_id)
+        except Exception:  # store closed or busy: the pane keeps the engine's view
+            return
+        self.app.call_from_thread(self._attempts_loaded, task_id, attempts)
+
+    def _attempts_loaded(self, task_id: int, attempts: list[Any]) -> None:
+        self._attempts[task_id] = attempts
+        if len(self._attempts) > 256:  # a cache, not a copy of the store
+            self._attempts.pop(next(iter(self._attempts)))
+        task = self.selected_task()
+        if task is not None and task.id == task_id and self.is_attached:
+            retries = self.runner.spec.settings.retries if self.runner is not None else 0
+            self.query_one(LogPane).show_task(task, attempts=attempts,
+                                              max_attempts=retries + 1)
 
     def _refresh_live_output(self) -> None:
         task = self.selected_task()
@@ -301,6 +329,18 @@ class DashboardScreen(Screen[int]):
             self._update_log()
 
     # ---------------------------------------------------------------- actions
+    GUARDED_ACTIONS = ("pause", "resume", "start", "cancel_task", "cancel_all", "retry_failed",
+                       "workers", "priority", "back")
+    """Actions whose availability changes with the job's state (checked by update_bindings)."""
+
+    def update_bindings(self) -> None:
+        """Refresh the footer only when an action's availability changed: the footer rebuilds
+        its widgets on every refresh, which at 10 updates/s would cost more than the tasks."""
+        state = tuple(bool(self.check_action(a, ())) for a in self.GUARDED_ACTIONS)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         engine = self.engine
         live = engine is not None and self.running and not self.stopping
@@ -336,13 +376,13 @@ class DashboardScreen(Screen[int]):
         """No new task starts; running ones finish."""
         if self.engine is not None:
             self.engine.pause()
-            self.refresh_bindings()
+            self.update_bindings()
 
     def action_resume(self) -> None:
         """Start tasks again after a pause."""
         if self.engine is not None:
             self.engine.resume()
-            self.refresh_bindings()
+            self.update_bindings()
 
     def action_start(self) -> None:
         """Run the queued tasks of a job opened from the jobs screen."""
@@ -385,7 +425,7 @@ class DashboardScreen(Screen[int]):
         if n and not self.running:
             self.start_run()
         self.task_list.rebuild()
-        self.refresh_bindings()
+        self.update_bindings()
 
     def action_workers(self, delta: int) -> None:
         """Change concurrency while running."""

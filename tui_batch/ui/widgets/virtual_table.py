@@ -289,9 +289,6 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
     def refresh_rows(self) -> None:
         """Repaint the visible rows (their data changed); cheap, whatever the row count."""
         self.refresh()
-        item = self.cursor_item
-        if item is not None:
-            self.post_message(self.CursorMoved(self, item))
 
     def visible_items(self) -> list[T]:
         """Row objects currently on screen (to decide whether a repaint is needed)."""
