@@ -144,6 +144,33 @@ def _spec_from_store(data: dict[str, Any]) -> JobSpec:
     )
 
 
+def mirror_event(store: Store, engine: Engine, ev: Event) -> None:
+    """Write one engine event into the store (the store batches the writes).
+
+    Shared by JobRunner and the watcher: an attempt that ended (``duration`` set) becomes an
+    attempt row, a start marks the task running, any other change is a plain state change.
+    """
+    if type(ev) is TaskEvent:
+        state = ev.state
+        task = engine.tasks.get(ev.task_id)
+        if state is TaskState.RUNNING:
+            if task is not None:
+                store.record_start(ev.task_id, ev.attempt, task.started_at or ev.time)
+        elif ev.duration is not None and task is not None:
+            store.record_end(
+                ev.task_id, ev.attempt, state.value,
+                started_at=task.started_at or ev.time, ended_at=task.ended_at or ev.time,
+                exit_code=ev.exit_code, signal=ev.signal, error=ev.error,
+                stdout_tail=task.stdout_tail or None, stderr_tail=task.stderr_tail or None,
+                reason=ev.reason,
+            )
+        else:
+            store.set_task_state(ev.task_id, state.value, ev.reason)
+    elif type(ev) is EngineEvent and ev.kind == "priority":
+        data: Any = ev.data
+        store.set_task_priority(int(data["task_id"]), int(data["priority"]))
+
+
 def lock_job(store: Store, job_id: int) -> int:
     """Take the job's run lock (an flock beside the database) or refuse.
 
@@ -218,26 +245,7 @@ class JobRunner:
         self.stopped = False
 
     def _on_event(self, ev: Event) -> None:
-        """Mirror engine events into the store (the store batches the writes)."""
-        if type(ev) is TaskEvent:
-            state = ev.state
-            if state is TaskState.RUNNING:
-                task = self.engine.tasks[ev.task_id]
-                self.store.record_start(ev.task_id, ev.attempt, task.started_at or ev.time)
-            elif ev.duration is not None:  # an attempt ended
-                task = self.engine.tasks[ev.task_id]
-                self.store.record_end(
-                    ev.task_id, ev.attempt, state.value,
-                    started_at=task.started_at or ev.time, ended_at=task.ended_at or ev.time,
-                    exit_code=ev.exit_code, signal=ev.signal, error=ev.error,
-                    stdout_tail=task.stdout_tail or None, stderr_tail=task.stderr_tail or None,
-                    reason=ev.reason,
-                )
-            else:
-                self.store.set_task_state(ev.task_id, state.value, ev.reason)
-        elif type(ev) is EngineEvent and ev.kind == "priority":
-            data: Any = ev.data
-            self.store.set_task_priority(int(data["task_id"]), int(data["priority"]))
+        mirror_event(self.store, self.engine, ev)
 
     def stop(self) -> None:
         """Ctrl-C / quit: stop starting tasks, stop running ones, keep the job resumable.

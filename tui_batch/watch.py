@@ -75,10 +75,10 @@ import xxhash
 from watchfiles import Change, awatch
 
 from .actions.output import TEMP_MARKER
-from .engine import Engine, EngineEvent, Event, Stats, Task, TaskEvent
+from .engine import Engine, Event, Stats, Task, TaskEvent
 from .errors import InputError, TuiBatchError
 from .filters import CompiledFilter, IgnoreChain, compile_filter, ignored, load_ignore_spec
-from .jobs import DONE, INTERRUPTED, RUNNING, _scan_filter, resolve_checked_action
+from .jobs import DONE, INTERRUPTED, RUNNING, _scan_filter, mirror_event, resolve_checked_action
 from .model import FileEntry, FilterSpec, JobSpec, Priority, TaskState
 from .scanner import ScanIssue, scan
 from .store import NewTask, Store
@@ -621,26 +621,14 @@ class Watcher:
     def _on_engine_event(self, ev: Event) -> None:
         """Mirror engine events into the store (as JobRunner does) and learn what the action
         itself wrote."""
-        store = self.store
+        mirror_event(self.store, self.engine, ev)
         if type(ev) is TaskEvent:
             state = ev.state
             task = self.engine.tasks.get(ev.task_id)
             if state is TaskState.RUNNING:
-                if task is not None:
-                    store.record_start(ev.task_id, ev.attempt, task.started_at or ev.time)
-                    if self._guard_siblings:
-                        self._run_started(task)
+                if task is not None and self._guard_siblings:
+                    self._run_started(task)
                 return
-            if ev.duration is not None and task is not None:  # an attempt ended
-                store.record_end(
-                    ev.task_id, ev.attempt, state.value,
-                    started_at=task.started_at or ev.time, ended_at=task.ended_at or ev.time,
-                    exit_code=ev.exit_code, signal=ev.signal, error=ev.error,
-                    stdout_tail=task.stdout_tail or None, stderr_tail=task.stderr_tail or None,
-                    reason=ev.reason,
-                )
-            else:
-                store.set_task_state(ev.task_id, state.value, ev.reason)
             if task is None or (not state.terminal and state is not TaskState.INTERRUPTED):
                 return
             if self._guard_siblings:
@@ -652,9 +640,6 @@ class Watcher:
             ):
                 # that version never ran: the next one must not be taken for it
                 self._forget_tasks.append((task.path, task.id))
-        elif type(ev) is EngineEvent and ev.kind == "priority":
-            data: Any = ev.data
-            store.set_task_priority(int(data["task_id"]), int(data["priority"]))
 
     def _note_own_version(self, task: Task) -> None:
         """An input the action changed in place is the action's output, not a new arrival."""

@@ -22,12 +22,17 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from ..actions import OutputError, TaskContext, run_in_process
+from . import forkserver
 
 if TYPE_CHECKING:
     from ..actions import Action
@@ -96,9 +101,11 @@ def _read_tail(fd: int) -> str:
 class _Spool:
     """A pair of unlinked temp files that receive one child's stdout and stderr."""
 
-    __slots__ = ("err", "out", "used")
+    __slots__ = ("err", "out", "sid", "used")
+    _ids = count(1)
 
     def __init__(self, folder: str) -> None:
+        self.sid = next(self._ids)  # slot id in the fork server
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         out_path = os.path.join(folder, f"out-{id(self)}")
         err_path = os.path.join(folder, f"err-{id(self)}")
@@ -132,9 +139,155 @@ class _Running:
     cancelled: bool = False
     timed_out: bool = False
     kill_handle: asyncio.TimerHandle | None = None
+    rid: int = 0  # fork-server request id while the server runs it
+
+
+class ForkServerDied(RuntimeError):
+    """The fork server went away while it was running a task (the task's group is killed)."""
+
+
+class _ForkServer:
+    """Engine side of :mod:`tui_batch.engine.forkserver` (see there for the protocol).
+
+    One per executor; replies are read by a reader callback on the event loop and resolve one
+    future per request. Everything per job is one ``send`` and a share of one ``recv``."""
+
+    def __init__(self, env: dict[str, str], method: str) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # the server's stderr goes to an unlinked file: its last words end up in the error
+        self._errlog = tempfile.TemporaryFile(prefix="tui-batch-forkserver-")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", forkserver.__file__, str(theirs.fileno()), method],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog,
+                pass_fds=(theirs.fileno(),), env=env, process_group=0,
+            )
+        except BaseException:
+            ours.close()
+            self._errlog.close()
+            raise
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self.sock = ours
+        self.fd = ours.fileno()
+        self.jobs: dict[int, tuple[_Running, asyncio.Future[int]]] = {}
+        self.slots: set[int] = set()
+        self.rids = count(1)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.dead: str | None = None  # why it is gone
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        self.loop = loop
+        loop.add_reader(self.fd, self._on_readable)
+
+    def start(
+        self, loop: asyncio.AbstractEventLoop, path: str, argv: list[str], running: _Running
+    ) -> asyncio.Future[int] | None:
+        """Ask for a child; None when the request is too big for one packet (spawn it here)."""
+        parts = [os.fsencode(path)]
+        parts.extend(map(os.fsencode, argv))
+        body = b"\0".join(parts)
+        if body.count(b"\0") != len(argv):
+            raise ValueError("embedded null byte")
+        if len(body) > forkserver.MAX_REQUEST:
+            return None
+        if loop is not self.loop:
+            self.attach(loop)
+        spool = running.spool
+        if spool.sid not in self.slots:
+            head = forkserver.HEAD.pack(forkserver.REGISTER, spool.sid, 0)
+            socket.send_fds(self.sock, [head], [spool.out, spool.err])
+            self.slots.add(spool.sid)
+        rid = next(self.rids)
+        self.sock.send(forkserver.HEAD.pack(forkserver.RUN, rid, spool.sid) + body)
+        future: asyncio.Future[int] = loop.create_future()
+        running.rid = rid
+        self.jobs[rid] = (running, future)
+        return future
+
+    def kill(self, running: _Running, sig: int) -> None:
+        """killpg by the server, which knows whether the group leader is still unreaped."""
+        try:
+            self.sock.send(forkserver.HEAD.pack(forkserver.KILL, running.rid, sig))
+        except OSError:  # gone: the pid, if we know it, is the best we have
+            if running.pid:
+                SubprocessExecutor._kill_group(running.pid, sig)
+
+    def _on_readable(self) -> None:
+        jobs = self.jobs
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._died(str(exc))
+                return
+            if not data:
+                self._died(None)
+                return
+            for kind, rid, value in forkserver.REC.iter_unpack(data):
+                job = jobs.get(rid)
+                if job is None:
+                    continue
+                if kind == b"P":
+                    job[0].pid = value
+                    continue
+                del jobs[rid]
+                running, future = job
+                running.pid = 0
+                running.rid = 0
+                if future.done():
+                    continue
+                if kind == b"X":
+                    future.set_result(value)
+                else:
+                    future.set_exception(OSError(value, os.strerror(value)))
+
+    def _died(self, why: str | None) -> None:
+        """EOF: fail what was running (and kill it: nobody would reap or watch it now)."""
+        if self.dead is not None:
+            return
+        try:
+            code = self.proc.wait(1.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        what = f"exit code {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
+        self._errlog.seek(0)
+        last = self._errlog.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+        self.dead = f"fork server died ({what}{': ' + last[0] if last else ''}{why or ''})"
+        self.close()
+        jobs, self.jobs = self.jobs, {}
+        for running, future in jobs.values():
+            if running.pid:
+                SubprocessExecutor._kill_group(running.pid, signal.SIGKILL)
+            running.rid = 0
+            if not future.done():
+                future.set_exception(ForkServerDied(self.dead))
+
+    def close(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        self.loop = None
+        self.sock.close()
+        if self.dead is None:
+            self.dead = "closed"
+            try:
+                self.proc.wait(2.0)  # EOF makes it exit at once
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._errlog.close()
 
 
 _SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not inherit it
+
+SPAWN_MODES = ("loop", "thread", "forkserver")
+DEFAULT_SPAWN = "loop"
 
 
 class SubprocessExecutor(Executor):
@@ -152,8 +305,17 @@ class SubprocessExecutor(Executor):
         self._env = dict(os.environ)  # a plain dict converts much faster than os.environ
         self._which: dict[str, str] = {}
         self._pool = cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="tui-batch-spawn")
-        self.spawn_in_loop = os.environ.get("TUI_BATCH_SPAWN", "loop") == "loop"
-        """Spawn on the event loop with a pidfd (default), or on a thread per worker."""
+        mode = os.environ.get("TUI_BATCH_SPAWN", DEFAULT_SPAWN)
+        if mode not in SPAWN_MODES:
+            mode = DEFAULT_SPAWN
+        self.spawn_mode = mode
+        """``loop``: posix_spawn on the event loop + pidfd; ``thread``: spawn and waitpid on a
+        thread per worker; ``forkserver``: ask a helper process (see forkserver.py)."""
+        self.spawn_in_loop = mode == "loop"
+        self._fs: _ForkServer | None = None
+        self._fs_method = os.environ.get("TUI_BATCH_FORKSERVER", "spawn")
+        if mode == "forkserver":
+            self._fs = _ForkServer(self._env, self._fs_method)  # starts while the scan runs
 
     def _take_spool(self) -> _Spool:
         if self._free:
@@ -214,6 +376,18 @@ class SubprocessExecutor(Executor):
         loop.add_reader(pidfd, on_exit)
         return future
 
+    def _spawn_server(
+        self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
+    ) -> asyncio.Future[int]:
+        """Hand the spawn to the fork server: the loop only sends one packet."""
+        fs = self._fs
+        if fs is None or fs.dead is not None:
+            fs = self._fs = _ForkServer(self._env, self._fs_method)  # (re)start
+        future = fs.start(loop, self._resolve(argv[0]), argv, running)
+        if future is None:  # too big for one request: spawn it ourselves
+            return self._spawn_loop(loop, argv, running)
+        return future
+
     def _spawn_wait(self, argv: list[str], running: _Running) -> int:
         """Runs on a pool thread: spawn, then block in waitpid (both release the GIL), so
         spawns of different workers overlap instead of queueing behind one event loop."""
@@ -241,8 +415,13 @@ class SubprocessExecutor(Executor):
         try:
             if self.spawn_in_loop:
                 status = await self._spawn_loop(loop, argv, running)
+            elif self.spawn_mode == "forkserver":
+                status = await self._spawn_server(loop, argv, running)
             else:
                 status = await loop.run_in_executor(self._pool, self._spawn_wait, argv, running)
+        except ForkServerDied as exc:
+            self.action.finish(prepared, False)
+            return Outcome(ok=False, error=str(exc))
         except OSError as exc:
             self.action.finish(prepared, False)
             nf = isinstance(exc, FileNotFoundError)
@@ -251,8 +430,7 @@ class SubprocessExecutor(Executor):
                            error=f"{what}: {argv[0]}", no_retry=True)
         except asyncio.CancelledError:
             # the engine gave up on us (shutdown): never leave a child behind
-            if running.pid:
-                self._kill_group(running.pid, signal.SIGKILL)
+            self._signal(running, signal.SIGKILL)
             raise
         finally:
             if running.kill_handle is not None:
@@ -293,18 +471,22 @@ class SubprocessExecutor(Executor):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
 
+    def _signal(self, running: _Running, sig: int) -> None:
+        if running.rid and self._fs is not None and self._fs.dead is None:
+            self._fs.kill(running, sig)  # also right when the server has not started it yet
+        elif running.pid:  # else not spawned yet (the spawning thread sees .cancelled) or reaped
+            self._kill_group(running.pid, sig)
+
     def _terminate(self, running: _Running) -> None:
         """SIGTERM the whole group, SIGKILL it after the grace period if still there."""
-        if running.pid:  # else not spawned yet (the spawning thread sees .cancelled) or reaped
-            self._kill_group(running.pid, signal.SIGTERM)
+        self._signal(running, signal.SIGTERM)
         loop = asyncio.get_running_loop()
         if running.kill_handle is not None:
             running.kill_handle.cancel()
         running.kill_handle = loop.call_later(self.kill_grace, self._kill_late, running)
 
     def _kill_late(self, running: _Running) -> None:
-        if running.pid:
-            self._kill_group(running.pid, signal.SIGKILL)
+        self._signal(running, signal.SIGKILL)
 
     def _on_timeout(self, running: _Running) -> None:
         running.timed_out = True
@@ -321,8 +503,7 @@ class SubprocessExecutor(Executor):
         """Second Ctrl-C: SIGKILL every running group at once."""
         for running in list(self._running.values()):
             running.cancelled = True
-            if running.pid:
-                self._kill_group(running.pid, signal.SIGKILL)
+            self._signal(running, signal.SIGKILL)
 
     def live_output(self, task: Task) -> tuple[str, str]:
         running = self._running.get(task.id)
@@ -335,8 +516,11 @@ class SubprocessExecutor(Executor):
 
     async def aclose(self) -> None:
         for running in list(self._running.values()):
-            if running.pid:
-                self._kill_group(running.pid, signal.SIGKILL)
+            self._signal(running, signal.SIGKILL)
+        if self._fs is not None:
+            fs, self._fs = self._fs, None
+            if fs.dead is None:
+                fs.close()  # after the kills: the server handles them before it sees EOF
         self._pool.shutdown(wait=False)
         for sp in self._free:
             sp.close()
