@@ -66,7 +66,8 @@ def _action_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--exec", "-x", "exec_", metavar="TEMPLATE",
                      help="Command per file: {} {/} {//} {.} {/.} {out}."),
-        click.option("--shell", is_flag=True, help="Run the template with sh -c (values quoted)."),
+        click.option("--shell", is_flag=True,
+                     help="Run the template with sh -c (names passed as arguments, never pasted)."),
         click.option("--action", "-a", "action_name", metavar="NAME",
                      help="Built-in, plugin or module:function action."),
         click.option("--opt", multiple=True, metavar="KEY=VALUE", help="Action option."),

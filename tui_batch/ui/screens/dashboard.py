@@ -89,6 +89,7 @@ class DashboardScreen(Screen[int]):
         self.run_ended_at: float | None = None
         """perf_counter() when the last run ended (bench figure)."""
         self._binding_state: tuple[bool, ...] = ()
+        self._engine: Any = None
         self._attempts: dict[int, list[Any]] = {}
         self._filter_dirty = False
         self._live_timer: Timer | None = None
@@ -106,8 +107,10 @@ class DashboardScreen(Screen[int]):
 
     @property
     def engine(self) -> Any:
-        """The live engine (None until the runner is loaded)."""
-        return self.runner.engine if self.runner is not None else None
+        """The live engine (None until the runner is loaded, kept after it is released)."""
+        if self.runner is not None:
+            self._engine = self.runner.engine
+        return self._engine
 
     @property
     def task_list(self) -> TaskList:
@@ -476,8 +479,23 @@ class DashboardScreen(Screen[int]):
         else:
             self.app.switch_screen(JobsScreen())
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self.bridge.detach()
+        await self.release()
+
+    async def release(self) -> None:
+        """Stop a run still going (app exit) and release the executor and the job's run lock,
+        so the job can be resumed (by this app or another process)."""
+        runner = self.runner
+        if runner is None:
+            return
+        if self.running:
+            await self.stop_and_wait()
+        self.runner = None
+        try:
+            await runner.aclose()
+        except Exception as exc:  # closing must never crash the exit path
+            self.log.error(f"closing job {self.job_id}: {exc}")
 
     def remaining(self) -> int:
         """Tasks not finished yet (for the quit question)."""
