@@ -817,3 +817,22 @@ def test_kill_9_leaves_a_consistent_store(db_path: Path) -> None:
         assert s.task_counts(job)["running"] == 0
         assert json.loads(json.dumps(s.list_jobs()[0].counts))["interrupted"] == stuck
     check_consistency(db_path)
+
+
+def test_get_hashes_bulk_path_filters_kind_and_missing(tmp_path: Path) -> None:
+    """Asking for most of the cache takes the table-scan path; it must return exactly what the
+    per-key path would: right kind only, missing keys absent, big inode numbers intact."""
+    from tui_batch.store import _HASH_CHUNK
+
+    n = 4 * _HASH_CHUNK + 100
+    with Store(tmp_path / "h.db") as s:
+        keys = [(2**64 - 1, i, i + 1, i * 10) for i in range(n)]
+        s.put_hashes([(k, "prefix:4096", i.to_bytes(8, "big")) for i, k in enumerate(keys)])
+        s.put_hashes([(k, "full", b"F" * 16) for k in keys[: n // 2]])
+        asked = keys[: n - 50] + [(7, 7, 7, 7)]  # 50 stored keys not asked, 1 unknown asked
+        got = s.get_hashes(asked, "prefix:4096")
+        assert len(got) == n - 50
+        assert got[keys[3]] == (3).to_bytes(8, "big")
+        assert (7, 7, 7, 7) not in got
+        full = s.get_hashes(keys, "full")
+        assert len(full) == n // 2 and set(full.values()) == {b"F" * 16}
