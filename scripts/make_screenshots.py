@@ -21,17 +21,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import Input  # noqa: E402
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
 
-from tui_batch.demo import demo_spec, make_demo_tree  # noqa: E402
-from tui_batch.jobs import create_job, plan_job  # noqa: E402
-from tui_batch.store import Store  # noqa: E402
-from tui_batch.ui.app import BatchApp  # noqa: E402
-from tui_batch.ui.screens.dashboard import DashboardScreen  # noqa: E402
-from tui_batch.ui.screens.form import FormScreen  # noqa: E402
-from tui_batch.ui.screens.jobs import JobsScreen  # noqa: E402
-from tui_batch.ui.screens.preview import PreviewScreen  # noqa: E402
+from tui_batch.demo import demo_spec, make_demo_tree
+from tui_batch.jobs import create_job, plan_job
+from tui_batch.store import Store
+from tui_batch.ui.app import BatchApp
+from tui_batch.ui.screens.dashboard import DashboardScreen
+from tui_batch.ui.screens.form import FormScreen
+from tui_batch.ui.screens.jobs import JobsScreen
+from tui_batch.ui.screens.preview import PreviewScreen
 
 Step = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -45,15 +45,23 @@ async def until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: flo
 
 
 async def form_ready(pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, FormScreen)
-                and pilot.app.screen.last_count is not None and pilot.app.screen.last_count[2])
+    await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, FormScreen)
+            and pilot.app.screen.last_count is not None
+            and pilot.app.screen.last_count[2]
+        ),
+    )
 
 
 async def preview_ready(pilot: Pilot[Any]) -> None:
     await form_ready(pilot)
     await pilot.press("ctrl+r")
-    await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen)
-                and pilot.app.screen.plan is not None)
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, PreviewScreen) and pilot.app.screen.plan is not None,
+    )
 
 
 async def shoot(app: BatchApp, size: tuple[int, int], out: Path, name: str, step: Step) -> None:
@@ -91,7 +99,7 @@ async def main() -> None:
         async def form_error(pilot: Pilot[Any]) -> None:
             await form_ready(pilot)
             form = pilot.app.screen
-            form.query_one("#action").value = "__command__"
+            form.query_one("#action", Select).value = "__command__"
             form.query_one("#template", Input).value = "gzip -k {}"
             form.query_one("#min_size", Input).value = "10 parsecs"
             form.query_one("#name", Input).focus()
@@ -118,26 +126,37 @@ async def main() -> None:
         store.close()
 
         async def running(pilot: Pilot[Any]) -> None:
-            await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                        and pilot.app.screen.engine is not None
-                        and pilot.app.screen.engine.snapshot().finished_count >= 25)
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, DashboardScreen)
+                    and pilot.app.screen.engine is not None
+                    and pilot.app.screen.engine.snapshot().finished_count >= 25
+                ),
+            )
             await pilot.press("down", "down", "down", "down", "down", "down")
             await pilot.pause(1.0)
 
         await shoot(app(start="resume", job_id=job), size, out, "dashboard", running)
 
         async def finished(pilot: Pilot[Any]) -> None:
-            await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                        and pilot.app.screen.exit_code is not None, timeout=60)
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, DashboardScreen)
+                    and pilot.app.screen.exit_code is not None
+                ),
+                timeout=60,
+            )
             pilot.app.clear_notifications()
             await pilot.press("f", "f", "f")
 
-        await shoot(app(start="resume", job_id=job_failed), size, out, "dashboard-failed",
-                    finished)
+        await shoot(app(start="resume", job_id=job_failed), size, out, "dashboard-failed", finished)
 
         async def jobs(pilot: Pilot[Any]) -> None:
-            await until(pilot, lambda: isinstance(pilot.app.screen, JobsScreen)
-                        and pilot.app.screen.jobs)
+            await until(
+                pilot, lambda: isinstance(pilot.app.screen, JobsScreen) and pilot.app.screen.jobs
+            )
 
         await shoot(app(start="jobs"), size, out, "jobs", jobs)
 
@@ -148,8 +167,9 @@ async def main() -> None:
         await shoot(app(root=".", spec=spec), size, out, "help", help_screen)
 
         async def palette(pilot: Pilot[Any]) -> None:
-            await until(pilot, lambda: isinstance(pilot.app.screen, JobsScreen)
-                        and pilot.app.screen.jobs)
+            await until(
+                pilot, lambda: isinstance(pilot.app.screen, JobsScreen) and pilot.app.screen.jobs
+            )
             await pilot.press("ctrl+p")
             await pilot.pause(0.3)
 

@@ -64,11 +64,17 @@ class TestFormToDone:
             form.query_one("#ext", Input).focus()
             await pilot.press(*"txt")
             form.query_one("#action", Select).value = "noop"
-            await wait_until(pilot, lambda: form.last_count and form.last_count[0] == 12
-                             and form.last_count[2], what="recount after typing")
+            await wait_until(
+                pilot,
+                lambda: form.last_count and form.last_count[0] == 12 and form.last_count[2],
+                what="recount after typing",
+            )
             await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen)
-                             and app.screen.plan is not None, what="preview")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, PreviewScreen) and app.screen.plan is not None,
+                what="preview",
+            )
             preview = app.screen
             assert isinstance(preview, PreviewScreen)
             assert preview.totals()["selected"] == 12
@@ -77,8 +83,13 @@ class TestFormToDone:
             await pilot.press("enter")
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.exit_code is not None, what="job end")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen) and app.screen.exit_code is not None
+                ),
+                what="job end",
+            )
             dash = dashboard(app)
             assert dash.exit_code == 0
             assert dash.state_counts() == {"done": 11}
@@ -139,14 +150,21 @@ class TestFormToDone:
 class TestDashboardControls:
     async def test_pause_stops_new_starts_and_resume_continues(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 12), "sleep", workers=2,
-                                   seconds="0.15"))
+        job = new_job(
+            db, spec_for(make_tree(tmp_path / "t", 12), "sleep", workers=2, seconds="0.15")
+        )
         messages: list[Message] = []
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.engine is not None
-                             and app.screen.engine.snapshot().done >= 2, what="some done")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen)
+                    and app.screen.engine is not None
+                    and app.screen.engine.snapshot().done >= 2
+                ),
+                what="some done",
+            )
             dash = dashboard(app)
             await pilot.press("p")
             assert dash.engine.paused
@@ -165,13 +183,18 @@ class TestDashboardControls:
 
     async def test_cancel_selected_and_cancel_all(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 6), "sleep", workers=1,
-                                   seconds="30"))
+        job = new_job(db, spec_for(make_tree(tmp_path / "t", 6), "sleep", workers=1, seconds="30"))
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.engine is not None
-                             and app.screen.engine.snapshot().running == 1, what="running")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen)
+                    and app.screen.engine is not None
+                    and app.screen.engine.snapshot().running == 1
+                ),
+                what="running",
+            )
             dash = dashboard(app)
             await pilot.press("down", "down")  # a waiting task
             target = dash.selected_task()
@@ -191,8 +214,13 @@ class TestDashboardControls:
         job = new_job(db, spec_for(make_tree(tmp_path / "t", 4), "fail", workers=2, times="1"))
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.exit_code is not None, what="first run")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen) and app.screen.exit_code is not None
+                ),
+                what="first run",
+            )
             dash = dashboard(app)
             assert dash.exit_code == 1
             assert dash.state_counts() == {"failed": 4}
@@ -207,17 +235,20 @@ class TestDashboardControls:
 
     async def test_workers_plus_minus_changes_concurrency(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 30), "sleep", workers=1,
-                                   seconds="0.3"))
+        job = new_job(
+            db, spec_for(make_tree(tmp_path / "t", 30), "sleep", workers=1, seconds="0.3")
+        )
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.running, what="running")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, DashboardScreen) and app.screen.running,
+                what="running",
+            )
             dash = dashboard(app)
             await pilot.press("plus", "plus")
             assert dash.engine.workers == 3
-            await wait_until(pilot, lambda: dash.engine.snapshot().running == 3,
-                             what="3 running")
+            await wait_until(pilot, lambda: dash.engine.snapshot().running == 3, what="3 running")
             await pilot.press("minus", "minus")
             assert dash.engine.workers == 1
             await wait_until(pilot, lambda: dash.engine.snapshot().running <= 1, what="1 running")
@@ -226,12 +257,14 @@ class TestDashboardControls:
 
     async def test_priority_of_selected_task(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 5), "sleep", workers=1,
-                                   seconds="30"))
+        job = new_job(db, spec_for(make_tree(tmp_path / "t", 5), "sleep", workers=1, seconds="30"))
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.running, what="running")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, DashboardScreen) and app.screen.running,
+                what="running",
+            )
             dash = dashboard(app)
             await pilot.press("end")
             task = dash.selected_task()
@@ -244,12 +277,16 @@ class TestDashboardControls:
 
     async def test_filter_by_status(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 6), "fail", workers=2,
-                                   rate="0.5"))
+        job = new_job(db, spec_for(make_tree(tmp_path / "t", 6), "fail", workers=2, rate="0.5"))
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.exit_code is not None, what="finish")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen) and app.screen.exit_code is not None
+                ),
+                what="finish",
+            )
             dash = dashboard(app)
             counts = dash.state_counts()
             for _ in range(3):  # all -> running -> queued -> failed
@@ -261,18 +298,24 @@ class TestDashboardControls:
 class TestQuitAndResume:
     async def test_quit_mid_run_then_resume_from_jobs(self, tmp_path: Path) -> None:
         db = tmp_path / "jobs.db"
-        job = new_job(db, spec_for(make_tree(tmp_path / "t", 8), "sleep", workers=1,
-                                   seconds="0.2"))
+        job = new_job(db, spec_for(make_tree(tmp_path / "t", 8), "sleep", workers=1, seconds="0.2"))
         app = app_for(db, start="resume", job_id=job)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.engine is not None
-                             and app.screen.engine.snapshot().done >= 1, what="started")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen)
+                    and app.screen.engine is not None
+                    and app.screen.engine.snapshot().done >= 1
+                ),
+                what="started",
+            )
             await pilot.press("q")
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await wait_until(pilot, lambda: app.return_code is not None or not app.is_running,
-                             what="exit")
+            await wait_until(
+                pilot, lambda: app.return_code is not None or not app.is_running, what="exit"
+            )
         assert app.return_value == 130
         store = Store(str(db))
         counts = store.task_counts(job)
@@ -283,21 +326,36 @@ class TestQuitAndResume:
 
         app2 = app_for(db, start="jobs")
         async with app2.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app2.screen, JobsScreen)
-                             and app2.screen.jobs, what="jobs listed")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app2.screen, JobsScreen) and app2.screen.jobs,
+                what="jobs listed",
+            )
             jobs = app2.screen
             assert isinstance(jobs, JobsScreen)
             assert jobs.selected().id == job
             assert jobs.check_action("resume", ())
             await pilot.press("r")
-            await wait_until(pilot, lambda: isinstance(app2.screen, DashboardScreen)
-                             and app2.screen.exit_code is not None, timeout=15, what="resumed")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app2.screen, DashboardScreen) and app2.screen.exit_code is not None
+                ),
+                timeout=15,
+                what="resumed",
+            )
             dash = dashboard(app2)
             assert dash.exit_code == 0
             assert dash.state_counts() == {"done": 8}
             await pilot.press("escape")
-            await wait_until(pilot, lambda: isinstance(app2.screen, JobsScreen)
-                             and any(j.state == "done" for j in app2.screen.jobs), what="list")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app2.screen, JobsScreen)
+                    and any(j.state == "done" for j in app2.screen.jobs)
+                ),
+                what="list",
+            )
             await pilot.press("q")
         assert app2.return_value == 0
 
@@ -306,14 +364,16 @@ class TestQuitAndResume:
         new_job(db, spec_for(make_tree(tmp_path / "t", 2), "noop"))
         app = app_for(db, start="jobs")
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, JobsScreen)
-                             and app.screen.jobs, what="jobs")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs, what="jobs"
+            )
             jobs = app.screen
             await pilot.press("d")
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await wait_until(pilot, lambda: isinstance(jobs, JobsScreen) and not jobs.jobs,
-                             what="deleted")
+            await wait_until(
+                pilot, lambda: isinstance(jobs, JobsScreen) and not jobs.jobs, what="deleted"
+            )
 
     async def test_quit_without_work_exits_zero(self, tmp_path: Path) -> None:
         app = app_for(tmp_path / "jobs.db", root=str(tmp_path))
@@ -355,8 +415,9 @@ class TestRecipes:
 
     async def test_invalid_recipe_names_the_key(self, tmp_path: Path) -> None:
         recipe = tmp_path / "bad.toml"
-        recipe.write_text('[filter]\nroots = ["."]\nmin_size = "12 parsecs"\n'
-                          '[action]\ntemplate = "cat"\n')
+        recipe.write_text(
+            '[filter]\nroots = ["."]\nmin_size = "12 parsecs"\n[action]\ntemplate = "cat"\n'
+        )
         app = app_for(tmp_path / "jobs.db", root=str(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("ctrl+o")
@@ -374,8 +435,13 @@ class TestRunStart:
         spec = spec_for(make_tree(tmp_path / "t", 5), "noop")
         app = app_for(tmp_path / "jobs.db", start="run", spec=spec)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.exit_code is not None, what="run")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen) and app.screen.exit_code is not None
+                ),
+                what="run",
+            )
             assert dashboard(app).state_counts() == {"done": 5}
             await pilot.press("q")
         assert app.return_value == 0
@@ -384,8 +450,13 @@ class TestRunStart:
         spec = spec_for(make_tree(tmp_path / "t", 3), "fail")
         app = app_for(tmp_path / "jobs.db", start="run", spec=spec)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen)
-                             and app.screen.exit_code is not None, what="run")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DashboardScreen) and app.screen.exit_code is not None
+                ),
+                what="run",
+            )
             await pilot.press("q")
         assert app.return_value == 1
 
@@ -403,3 +474,48 @@ async def test_help_and_palette_open(tmp_path: Path, start: str) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"
+
+
+class TestPythonActionAndPalette:
+    async def test_python_function_action_checked_inline(self, tmp_path: Path) -> None:
+        from tui_batch.ui.screens.form import PYTHON
+
+        tree = make_tree(tmp_path / "tree", 3)
+        app = app_for(tmp_path / "jobs.db", root=str(tree))
+        async with app.run_test(size=SIZE) as pilot:
+            form = app.screen
+            assert isinstance(form, FormScreen)
+            form.query_one("#action", Select).value = PYTHON
+            await pilot.pause()
+            assert form.query_one("#pyref-row").display
+            form.query_one("#pyref", Input).value = "no_such_module_xyz:func"
+            await pilot.pause()
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert isinstance(app.screen, FormScreen)
+            assert form.query_one("#pyref-error").has_class("-visible")
+            form.query_one("#pyref", Input).value = "tui_batch.demo:inspect_file"
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="preview")
+
+    async def test_palette_offers_what_the_footer_offers(self, tmp_path: Path) -> None:
+        from tui_batch.ui.commands import _entries
+
+        db = tmp_path / "jobs.db"
+        job = new_job(db, spec_for(make_tree(tmp_path / "t", 4), "sleep", workers=1, seconds="30"))
+        app = app_for(db, start="resume", job_id=job)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, DashboardScreen) and app.screen.running,
+                what="running",
+            )
+            dash = dashboard(app)
+            titles = {title for title, *_ in _entries(dash)}
+            assert "Pause" in titles and "Resume" not in titles
+            dash.action_pause()
+            titles = {title for title, *_ in _entries(dash)}
+            assert "Resume" in titles and "Pause" not in titles
+            assert "Help" in titles  # app-level entries too
+            dash.engine.cancel_all()
+            await wait_until(pilot, lambda: dash.exit_code is not None, what="finish")

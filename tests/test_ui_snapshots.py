@@ -65,34 +65,59 @@ def demo_job(db: Path) -> int:
 
 
 async def form_ready(pilot: Pilot[Any]) -> None:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, FormScreen)
-                     and pilot.app.screen.last_count is not None
-                     and pilot.app.screen.last_count[2], what="live count")
+    await wait_until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, FormScreen)
+            and pilot.app.screen.last_count is not None
+            and pilot.app.screen.last_count[2]
+        ),
+        what="live count",
+    )
 
 
 async def preview_ready(pilot: Pilot[Any]) -> None:
     await form_ready(pilot)
     await pilot.press("ctrl+r")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen)
-                     and pilot.app.screen.plan is not None, what="preview")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, PreviewScreen) and pilot.app.screen.plan is not None,
+        what="preview",
+    )
 
 
 async def dashboard_done(pilot: Pilot[Any]) -> None:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                     and pilot.app.screen.exit_code is not None, timeout=20, what="job end")
+    await wait_until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.exit_code is not None
+        ),
+        timeout=20,
+        what="job end",
+    )
+    await settle(pilot)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait for background reads (attempt history) and drop toasts: stable frames."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
     pilot.app.clear_notifications()
     await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES)
 class TestFormSnapshots:
-    def test_form_demo(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                       size: tuple[int, int]) -> None:
+    def test_form_demo(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         app = make_app(tmp_path / "j.db", root=".", spec=fast_demo_spec())
         assert snap_compare(app, terminal_size=size, run_before=form_ready)
 
-    def test_form_command_with_error(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                                     size: tuple[int, int]) -> None:
+    def test_form_command_with_error(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await form_ready(pilot)
             form = pilot.app.screen
@@ -100,13 +125,15 @@ class TestFormSnapshots:
             form.query_one("#ext", Input).value = "log txt"
             form.query_one("#name", Input).focus()
             await pilot.press(*"app-(")
+            await wait_until(pilot, lambda: not form.count_pending, what="debounce")
             await pilot.pause()
 
         app = make_app(tmp_path / "j.db", root=".")
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_recipe_dialog(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                           size: tuple[int, int]) -> None:
+    def test_recipe_dialog(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await form_ready(pilot)
             await pilot.press("ctrl+o")
@@ -120,8 +147,9 @@ class TestFormSnapshots:
 
 @pytest.mark.parametrize("size", SIZES)
 class TestPreviewSnapshots:
-    def test_preview(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                     size: tuple[int, int]) -> None:
+    def test_preview(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await preview_ready(pilot)
             await pilot.press("down", "space", "plus", "plus")
@@ -129,8 +157,9 @@ class TestPreviewSnapshots:
         app = make_app(tmp_path / "j.db", root=".", spec=fast_demo_spec())
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_preview_sorted_by_size(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                                    size: tuple[int, int]) -> None:
+    def test_preview_sorted_by_size(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await preview_ready(pilot)
             table = pilot.app.screen.table
@@ -140,8 +169,9 @@ class TestPreviewSnapshots:
         app = make_app(tmp_path / "j.db", root=".", spec=fast_demo_spec())
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_start_confirmation(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                                size: tuple[int, int]) -> None:
+    def test_start_confirmation(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await preview_ready(pilot)
             await pilot.press("enter")
@@ -153,36 +183,48 @@ class TestPreviewSnapshots:
 
 @pytest.mark.parametrize("size", SIZES)
 class TestDashboardSnapshots:
-    def test_dashboard_finished_with_failures(self, snap_compare: Snap, demo_dir: Path,
-                                              tmp_path: Path, size: tuple[int, int]) -> None:
+    def test_dashboard_finished_with_failures(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         db = tmp_path / "j.db"
         app = make_app(db, start="resume", job_id=demo_job(db))
         assert snap_compare(app, terminal_size=size, run_before=dashboard_done)
 
-    def test_dashboard_failed_filter_and_log(self, snap_compare: Snap, demo_dir: Path,
-                                             tmp_path: Path, size: tuple[int, int]) -> None:
+    def test_dashboard_failed_filter_and_log(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await dashboard_done(pilot)
             await pilot.press("f", "f", "f")  # all -> running -> queued -> failed
-            await pilot.pause()
+            await settle(pilot)
 
         db = tmp_path / "j.db"
         app = make_app(db, start="resume", job_id=demo_job(db))
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_cancel_all_confirmation(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                                     size: tuple[int, int]) -> None:
+    def test_cancel_all_confirmation(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         db = tmp_path / "j.db"
         # Opened, not started: the counts are stable while the dialog is shown.
         app = make_app(db, start="jobs")
         job = demo_job(db)
 
         async def open_and_cancel(pilot: Pilot[Any]) -> None:
-            await wait_until(pilot, lambda: isinstance(pilot.app.screen, JobsScreen)
-                             and pilot.app.screen.jobs, what="jobs")
+            await wait_until(
+                pilot,
+                lambda: isinstance(pilot.app.screen, JobsScreen) and pilot.app.screen.jobs,
+                what="jobs",
+            )
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                             and pilot.app.screen.engine is not None, what="loaded")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, DashboardScreen)
+                    and pilot.app.screen.engine is not None
+                ),
+                what="loaded",
+            )
             dash = pilot.app.screen
             dash.engine.pause()
             dash.start_run()
@@ -193,17 +235,27 @@ class TestDashboardSnapshots:
         assert job == 1
         assert snap_compare(app, terminal_size=size, run_before=open_and_cancel)
 
-    def test_priority_picker(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                             size: tuple[int, int]) -> None:
+    def test_priority_picker(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         db = tmp_path / "j.db"
         demo_job(db)
 
         async def run_before(pilot: Pilot[Any]) -> None:
-            await wait_until(pilot, lambda: isinstance(pilot.app.screen, JobsScreen)
-                             and pilot.app.screen.jobs, what="jobs")
+            await wait_until(
+                pilot,
+                lambda: isinstance(pilot.app.screen, JobsScreen) and pilot.app.screen.jobs,
+                what="jobs",
+            )
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                             and pilot.app.screen.engine is not None, what="loaded")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, DashboardScreen)
+                    and pilot.app.screen.engine is not None
+                ),
+                what="loaded",
+            )
             await pilot.press("down", "P")
             await pilot.pause()
 
@@ -213,8 +265,9 @@ class TestDashboardSnapshots:
 
 @pytest.mark.parametrize("size", SIZES)
 class TestJobsAndHelpSnapshots:
-    def test_jobs(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                  size: tuple[int, int]) -> None:
+    def test_jobs(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         db = tmp_path / "j.db"
         demo_job(db)
         store = Store(str(db))
@@ -225,14 +278,20 @@ class TestJobsAndHelpSnapshots:
             store.close()
 
         async def run_before(pilot: Pilot[Any]) -> None:
-            await wait_until(pilot, lambda: isinstance(pilot.app.screen, JobsScreen)
-                             and len(pilot.app.screen.jobs) == 2, what="jobs")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, JobsScreen) and len(pilot.app.screen.jobs) == 2
+                ),
+                what="jobs",
+            )
 
         app = make_app(db, start="jobs")
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_help(self, snap_compare: Snap, demo_dir: Path, tmp_path: Path,
-                  size: tuple[int, int]) -> None:
+    def test_help(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
         app = make_app(tmp_path / "j.db", root=".")
         assert snap_compare(app, terminal_size=size, press=["f1"])
 

@@ -60,9 +60,14 @@ class TableApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield VirtualTable(
-            [Column("id", "Id", 7, align="right"), Column("name", "Name", 0, keep_tail=True),
-             Column("size", "Size", 8, align="right")],
-            cell, sort_keys={"size": lambda r: r.size, "id": lambda r: r.id}, id="t",
+            [
+                Column("id", "Id", 7, align="right"),
+                Column("name", "Name", 0, keep_tail=True),
+                Column("size", "Size", 8, align="right"),
+            ],
+            cell,
+            sort_keys={"size": lambda r: r.size, "id": lambda r: r.id},
+            id="t",
         )
 
     def on_mount(self) -> None:

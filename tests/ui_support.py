@@ -32,8 +32,9 @@ def make_tree(root: Path, n: int = 10, prefix: str = "file") -> Path:
     return root
 
 
-def spec_for(root: Path, action: str, *, workers: int = 2, retries: int = 0,
-             **options: str) -> JobSpec:
+def spec_for(
+    root: Path, action: str, *, workers: int = 2, retries: int = 0, **options: str
+) -> JobSpec:
     """A job spec running a built-in action on every file of root."""
     return JobSpec(
         filter=FilterSpec(roots=[str(root)]),
@@ -42,8 +43,12 @@ def spec_for(root: Path, action: str, *, workers: int = 2, retries: int = 0,
     )
 
 
-async def wait_until(pilot: Pilot[object], predicate: Callable[[], object],
-                     timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_until(
+    pilot: Pilot[object],
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    what: str = "condition",
+) -> None:
     """Let the app run until predicate() is true (fails the test after timeout)."""
     deadline = time.monotonic() + timeout
     while not predicate():

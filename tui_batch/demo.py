@@ -30,10 +30,32 @@ DEMO_MTIME = 1_714_561_200  # 2024-05-01 11:00 UTC: fixed so previews are reprod
 ACTION_REF = "tui_batch.demo:inspect_file"
 """The demo action, as a ``module:function`` reference (shows Python actions)."""
 
-_WORDS = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-    "sigma tau upsilon phi chi psi omega"
-).split()
+_WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+]
 
 
 def _text(seed: int, lines: int) -> str:
@@ -47,8 +69,10 @@ def _text(seed: int, lines: int) -> str:
 def _csv(seed: int, rows: int) -> str:
     lines = ["date,region,units,price"]
     for i in range(rows):
-        lines.append(f"2024-04-{1 + i % 28:02d},{['north', 'south', 'east', 'west'][(seed + i) % 4]},"
-                     f"{(seed * 13 + i * 7) % 97},{(seed + i) % 50 + 0.99:.2f}")
+        lines.append(
+            f"2024-04-{1 + i % 28:02d},{['north', 'south', 'east', 'west'][(seed + i) % 4]},"
+            f"{(seed * 13 + i * 7) % 97},{(seed + i) % 50 + 0.99:.2f}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -146,8 +170,10 @@ async def inspect_file(ctx: TaskContext) -> str:
     if name.startswith("flaky-") and ctx.attempt == 1:
         raise ActionError("simulated upload error: connection reset (will be retried)")
     if name.startswith("offline-") and ctx.attempt <= OFFLINE_ATTEMPTS:
-        raise ActionError(f"simulated outage: server offline (attempt {ctx.attempt}); "
-                          "press r to retry failed tasks")
+        raise ActionError(
+            f"simulated outage: server offline (attempt {ctx.attempt}); "
+            "press r to retry failed tasks"
+        )
     data = await asyncio.to_thread(Path(ctx.path).read_bytes)
     lines = data.count(b"\n")
     digest = xxhash.xxh3_64_hexdigest(data)[:8]

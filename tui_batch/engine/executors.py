@@ -3,13 +3,18 @@
 The engine only knows the small :class:`Executor` interface, so a distributed executor can be
 added later without touching the engine. Four are built in:
 
-* :class:`SubprocessExecutor` for command templates. It spawns with ``os.posix_spawnp``
-  (glibc uses ``clone(CLONE_VFORK)``, so the parent does not copy its page tables) into a new
-  process group, and learns about the exit through a pidfd registered on the event loop, with no
-  waiter thread per child. This is what lets a Python engine keep up with ``xargs -P``: asyncio's
-  default child watcher costs ~1.6x per job on these machines (shared/baselines).
-  stdout/stderr go to per-slot spool files (unlinked temp files, reused), not pipes: a chatty
-  command can never block on a full pipe, nobody has to pump it, and the tail is one ``pread``.
+* :class:`SubprocessExecutor` for command templates. Children start in a new process group,
+  stdin /dev/null, stdout/stderr to per-slot spool files (unlinked temp files, reused), not
+  pipes: a chatty command can never block on a full pipe, nobody has to pump it, and the tail
+  is one ``pread``. How they are spawned is chosen by ``TUI_BATCH_SPAWN``:
+
+  - ``loop``: ``os.posix_spawn`` on the event-loop thread (glibc uses ``clone(CLONE_VFORK)``,
+    so no page tables are copied) and a pidfd registered on the loop for the exit, with no
+    waiter thread per child (asyncio's child watcher costs ~1.6x per job, shared/baselines).
+    The loop is blocked for each exec, though (vfork waits for it).
+  - ``forkserver``: small helper processes spawn and reap (:mod:`.forkserver`); the loop only
+    sends a request packet and gets the exit back as a message. Faster with several workers.
+  - ``thread``: spawn and ``waitpid`` on a thread per worker (slowest: hand-off, GIL traffic).
 * :class:`ThreadExecutor` (blocking I/O Python actions), :class:`ProcessExecutor` (CPU-bound
   Python actions) and :class:`AsyncExecutor` (coroutines, awaited inline by the worker).
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -139,27 +145,32 @@ class _Running:
     cancelled: bool = False
     timed_out: bool = False
     kill_handle: asyncio.TimerHandle | None = None
-    rid: int = 0  # fork-server request id while the server runs it
+    server: _ForkServer | None = None  # the fork server running it, until it reports the exit
+    rid: int = 0  # request id in that server
 
 
 class ForkServerDied(RuntimeError):
     """The fork server went away while it was running a task (the task's group is killed)."""
 
 
+class _Gone(Exception):
+    """The fork server was found dead when a request was sent (nothing was started)."""
+
+
 class _ForkServer:
     """Engine side of :mod:`tui_batch.engine.forkserver` (see there for the protocol).
 
-    One per executor; replies are read by a reader callback on the event loop and resolve one
-    future per request. Everything per job is one ``send`` and a share of one ``recv``."""
+    Replies are read by a reader callback on the event loop and resolve one future per
+    request. Per job the engine does one ``send`` and (usually) one ``recv``."""
 
-    def __init__(self, env: dict[str, str], method: str) -> None:
+    def __init__(self, env: dict[str, str], stdin: int) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # the server's stderr goes to an unlinked file: its last words end up in the error
-        self._errlog = tempfile.TemporaryFile(prefix="tui-batch-forkserver-")
+        self._errlog = tempfile.TemporaryFile(prefix="tui-batch-fs-")  # noqa: SIM115 (ours)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", forkserver.__file__, str(theirs.fileno()), method],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog,
+                [sys.executable, "-I", "-S", forkserver.__file__, str(theirs.fileno())],
+                stdin=stdin, stdout=subprocess.DEVNULL, stderr=self._errlog,
                 pass_fds=(theirs.fileno(),), env=env, process_group=0,
             )
         except BaseException:
@@ -178,15 +189,20 @@ class _ForkServer:
         self.dead: str | None = None  # why it is gone
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read replies on ``loop`` (an engine may run again under a new asyncio.run)."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.remove_reader(self.fd)
         self.loop = loop
         loop.add_reader(self.fd, self._on_readable)
+        for rid, (_, future) in list(self.jobs.items()):
+            if future.get_loop() is not loop:  # nobody can await those any more
+                del self.jobs[rid]
 
     def start(
         self, loop: asyncio.AbstractEventLoop, path: str, argv: list[str], running: _Running
     ) -> asyncio.Future[int] | None:
-        """Ask for a child; None when the request is too big for one packet (spawn it here)."""
+        """Ask for a child. None: the request does not fit in the socket (spawn it yourself).
+        Raises :class:`_Gone` when the server turns out to be dead."""
         parts = [os.fsencode(path)]
         parts.extend(map(os.fsencode, argv))
         body = b"\0".join(parts)
@@ -197,13 +213,22 @@ class _ForkServer:
         if loop is not self.loop:
             self.attach(loop)
         spool = running.spool
-        if spool.sid not in self.slots:
-            head = forkserver.HEAD.pack(forkserver.REGISTER, spool.sid, 0)
-            socket.send_fds(self.sock, [head], [spool.out, spool.err])
-            self.slots.add(spool.sid)
         rid = next(self.rids)
-        self.sock.send(forkserver.HEAD.pack(forkserver.RUN, rid, spool.sid) + body)
+        try:
+            if spool.sid not in self.slots:
+                head = forkserver.HEAD.pack(forkserver.REGISTER, spool.sid, 0)
+                socket.send_fds(self.sock, [head], [spool.out, spool.err])
+                self.slots.add(spool.sid)
+            self.sock.send(forkserver.HEAD.pack(forkserver.RUN, rid, spool.sid) + body)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EMSGSIZE, errno.ENOBUFS, errno.ENOMEM):
+                return None
+            self._died(f": {exc}")
+            raise _Gone from exc
         future: asyncio.Future[int] = loop.create_future()
+        running.server = self
         running.rid = rid
         self.jobs[rid] = (running, future)
         return future
@@ -217,37 +242,37 @@ class _ForkServer:
                 SubprocessExecutor._kill_group(running.pid, sig)
 
     def _on_readable(self) -> None:
+        # one packet per call: usually there is just one, and the loop calls again if not
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._died(f": {exc}")
+            return
+        if not data:
+            self._died("")
+            return
         jobs = self.jobs
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                self._died(str(exc))
-                return
-            if not data:
-                self._died(None)
-                return
-            for kind, rid, value in forkserver.REC.iter_unpack(data):
-                job = jobs.get(rid)
-                if job is None:
-                    continue
-                if kind == b"P":
-                    job[0].pid = value
-                    continue
-                del jobs[rid]
-                running, future = job
-                running.pid = 0
-                running.rid = 0
-                if future.done():
-                    continue
-                if kind == b"X":
-                    future.set_result(value)
-                else:
-                    future.set_exception(OSError(value, os.strerror(value)))
+        for kind, rid, value in forkserver.REC.iter_unpack(data):
+            job = jobs.get(rid)
+            if job is None:
+                continue
+            if kind == b"P":
+                job[0].pid = value
+                continue
+            del jobs[rid]
+            running, future = job
+            running.pid = 0
+            running.server = None
+            if future.done():
+                continue
+            if kind == b"X":
+                future.set_result(value)
+            else:
+                future.set_exception(OSError(value, os.strerror(value)))
 
-    def _died(self, why: str | None) -> None:
+    def _died(self, why: str) -> None:
         """EOF: fail what was running (and kill it: nobody would reap or watch it now)."""
         if self.dead is not None:
             return
@@ -259,14 +284,15 @@ class _ForkServer:
         what = f"exit code {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
         self._errlog.seek(0)
         last = self._errlog.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-        self.dead = f"fork server died ({what}{': ' + last[0] if last else ''}{why or ''})"
+        self.dead = f"fork server died ({what}{': ' + last[0] if last else ''}{why})"
         self.close()
         jobs, self.jobs = self.jobs, {}
         for running, future in jobs.values():
             if running.pid:
                 SubprocessExecutor._kill_group(running.pid, signal.SIGKILL)
-            running.rid = 0
-            if not future.done():
+            # else it died within LINGER_MS of starting this one: the pid never reached us
+            running.server = None
+            if not future.done() and not future.get_loop().is_closed():
                 future.set_exception(ForkServerDied(self.dead))
 
     def close(self) -> None:
@@ -312,10 +338,12 @@ class SubprocessExecutor(Executor):
         """``loop``: posix_spawn on the event loop + pidfd; ``thread``: spawn and waitpid on a
         thread per worker; ``forkserver``: ask a helper process (see forkserver.py)."""
         self.spawn_in_loop = mode == "loop"
-        self._fs: _ForkServer | None = None
-        self._fs_method = os.environ.get("TUI_BATCH_FORKSERVER", "spawn")
+        self._servers: list[_ForkServer] = []
+        count_env = os.environ.get("TUI_BATCH_FORKSERVERS", "")
+        self._fs_count = int(count_env) if count_env.isdigit() else 0
+        """Fork servers to keep (0: one per worker, up to one per usable CPU)."""
         if mode == "forkserver":
-            self._fs = _ForkServer(self._env, self._fs_method)  # starts while the scan runs
+            self._add_servers(workers)  # they start up while the scan runs
 
     def _take_spool(self) -> _Spool:
         if self._free:
@@ -376,14 +404,36 @@ class SubprocessExecutor(Executor):
         loop.add_reader(pidfd, on_exit)
         return future
 
+    def _add_servers(self, workers: int) -> None:
+        """One fork server per worker, up to one per CPU: a server is busy only while it
+        spawns (vfork waits for the exec), so spawns for different workers overlap."""
+        want = self._fs_count or min(max(1, workers), len(os.sched_getaffinity(0)))
+        while len(self._servers) < want:
+            self._servers.append(_ForkServer(self._env, self._devnull))
+
     def _spawn_server(
         self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
     ) -> asyncio.Future[int]:
-        """Hand the spawn to the fork server: the loop only sends one packet."""
-        fs = self._fs
-        if fs is None or fs.dead is not None:
-            fs = self._fs = _ForkServer(self._env, self._fs_method)  # (re)start
-        future = fs.start(loop, self._resolve(argv[0]), argv, running)
+        """Hand the spawn to the least busy fork server: the loop only sends one packet."""
+        servers = self._servers
+        if not servers:
+            self._add_servers(1)
+        fs = servers[0]
+        if len(servers) > 1:
+            for other in servers:
+                if len(other.jobs) < len(fs.jobs):
+                    fs = other
+        path = self._resolve(argv[0])
+        for _ in range(2):
+            if fs.dead is not None:  # it died: start a new one in its place
+                servers[servers.index(fs)] = fs = _ForkServer(self._env, self._devnull)
+            try:
+                future = fs.start(loop, path, argv, running)
+                break
+            except _Gone:
+                continue
+        else:
+            raise ForkServerDied(fs.dead or "fork server died")
         if future is None:  # too big for one request: spawn it ourselves
             return self._spawn_loop(loop, argv, running)
         return future
@@ -472,8 +522,9 @@ class SubprocessExecutor(Executor):
             os.killpg(pid, sig)
 
     def _signal(self, running: _Running, sig: int) -> None:
-        if running.rid and self._fs is not None and self._fs.dead is None:
-            self._fs.kill(running, sig)  # also right when the server has not started it yet
+        server = running.server
+        if server is not None and server.dead is None:
+            server.kill(running, sig)  # also right when the server has not started it yet
         elif running.pid:  # else not spawned yet (the spawning thread sees .cancelled) or reaped
             self._kill_group(running.pid, sig)
 
@@ -513,12 +564,14 @@ class SubprocessExecutor(Executor):
 
     def resize(self, n: int) -> None:
         _grow_pool(self._pool, n)
+        if self.spawn_mode == "forkserver":
+            self._add_servers(n)
 
     async def aclose(self) -> None:
         for running in list(self._running.values()):
             self._signal(running, signal.SIGKILL)
-        if self._fs is not None:
-            fs, self._fs = self._fs, None
+        servers, self._servers = self._servers, []
+        for fs in servers:
             if fs.dead is None:
                 fs.close()  # after the kills: the server handles them before it sees EOF
         self._pool.shutdown(wait=False)

@@ -1,178 +1,158 @@
 """Fork server: a tiny helper process that starts commands for :class:`SubprocessExecutor`.
 
 Why: ``os.posix_spawn`` uses ``clone(CLONE_VFORK)``, so the spawning thread waits until the
-child's ``execve`` is done. On the event-loop thread that serialises the workers' execs and
-stalls the engine for the whole exec (~0.5 ms here). This server spawns instead, so the engine
-only sends a small request and goes on; exits come back as messages on the same socket.
+child's ``execve`` is done (~0.3-0.5 ms on the VMs we measure on). On the engine's event loop
+that stalls the engine for every exec and serialises the workers' execs. With
+``TUI_BATCH_SPAWN=forkserver`` the executor keeps one server per worker (up to one per CPU)
+and only sends each a small request; the server spawns, the engine goes on, and the exit comes
+back as a message on the same socket.
 
-The server is this file run as a script (``python -I -S forkserver.py FD METHOD``): it imports
-only a handful of built-in modules (RSS ~3 MB anonymous), never ``tui_batch``. It is
-single-threaded: one ``poll`` loop over its socket and a SIGCHLD wake-up pipe. Its environment
-*is* the executor's environment (given once by ``Popen(env=...)``), so nothing is converted per
-job.
+The server is this file run as a script (``python -I -S forkserver.py FD``): it imports only a
+few built-in modules (~3 MB anonymous RSS) and never ``tui_batch``. It is single-threaded: one
+``poll`` loop over its socket and one pidfd per child. Its environment *is* the executor's
+environment (``Popen(env=...)``, once), so no environment is converted per job in the engine.
 
-Protocol (``AF_UNIX``/``SOCK_SEQPACKET``, one request per packet, replies batched)::
+Inside the server the spawn is ``posix_spawn`` as well, not ``fork``: forking even a 3 MB
+Python process costs page-table copies and copy-on-write faults in both processes (measured
+here: ~1.5 ms of CPU per job for a fork server against ~1.1 ms), while a blocked server only
+delays its own next spawn -- which is why there is one server per worker. Servers run as
+``SCHED_BATCH`` (with ``SCHED_RESET_ON_FORK``, so commands still start as ``SCHED_OTHER``):
+a request then does not preempt the engine that sent it; the server runs when a CPU is free,
+usually the moment the engine goes back to waiting.
 
-    engine -> server   HEAD(b"S", slot, 0)  + ancillary fds [stdout, stderr]   register a slot
-                       HEAD(b"R", rid, slot) + path NUL argv0 NUL argv1 ...     run (bytes)
-                       HEAD(b"K", rid, sig)                                    killpg, if alive
-    server -> engine   REC(b"P", rid, pid)      started (group id = pid)
+Protocol (``AF_UNIX`` ``SOCK_SEQPACKET``: one request per packet, replies batched)::
+
+    engine -> server   HEAD(b"S", slot, 0)   + SCM_RIGHTS [stdout, stderr]   register a slot
+                       HEAD(b"R", rid, slot) + path NUL argv0 NUL argv1 ...  run (raw bytes)
+                       HEAD(b"K", rid, sig)                                  killpg, if alive
+    server -> engine   REC(b"P", rid, pid)      started; the pid is also the process group
                        REC(b"X", rid, status)   exited and reaped (a waitpid status)
-                       REC(b"E", rid, errno)    could not start (no X follows)
+                       REC(b"E", rid, errno)    could not start (the spawn failed; no X follows)
+
+"P" records wait up to ``LINGER_MS`` for company, so a short job costs the engine one wake-up
+(its "P" and "X" arrive in one packet). The engine needs the pid only to clean up after a dead
+server: kills go through the server, which reaps its children itself and so never signals a
+group whose leader is already reaped (no pid-reuse race, no "cancel before the pid is known"
+race: the kill request queues behind the run request).
 
 Children get stdin = the server's stdin (/dev/null), stdout/stderr = the slot's spool files, a
-new process group, default signal dispositions and an empty signal mask. Kills go through the
-server, which reaps its children itself: it never signals a group whose leader it has already
-reaped, so a recycled pid can never be hit. When the engine's end of the socket closes (the
-engine exited or died), the server exits; running commands are left alone, as ``xargs`` would
-leave them.
-
-METHOD ``spawn`` (default) uses ``os.posix_spawn`` (vfork: no page-table copy and no
-copy-on-write faults in either process, which are expensive on VMs); ``fork`` uses ``os.fork``
-+ ``os.execv`` (the server goes on while the child execs).
+new process group, default signal dispositions, an empty signal mask and no other fds. When
+the engine's end of the socket closes (it exited or died), the server exits; running commands
+are left alone, as ``xargs`` would leave them.
 """
 
 import _signal
+import _socket
 import os
 import select
 import struct
 import sys
 
-import _socket
-
 HEAD = struct.Struct("=cII")
 """Request header: kind, rid (slot id for b"S"), argument (slot id for b"R", signal for b"K")."""
 REC = struct.Struct("=cIi")
 """Reply record: kind, rid, value (pid / wait status / errno). Replies are concatenated."""
+LINGER_MS = 10
 MAX_REQUEST = 1 << 17
-"""Bigger run requests are not sent (the engine spawns those itself)."""
+"""Bigger run requests are never sent (the engine spawns those itself)."""
 
 REGISTER, RUN, KILL = b"S", b"R", b"K"
 STARTED, EXITED, FAILED = b"P", b"X", b"E"
 
 
-def _noop(signum: int, frame: object) -> None:
-    """SIGCHLD handler: the C-level handler already wrote to the wake-up fd."""
-
-
-def serve(fd: int, method: str = "spawn") -> None:
+def serve(fd: int) -> None:
     for signum in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT):
-        # children inherit ignored signals; SIGPIPE also makes us die with a vanished engine
+        # children would inherit ignored signals; and with SIGPIPE at its default we die, as
+        # we should, if the engine vanishes while we write to it
         _signal.signal(signum, _signal.SIG_DFL)
+    sched: tuple[int, os.sched_param] | None = None
+    if os.environ.get("TUI_BATCH_FS_BATCH", "1") == "1":
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            sched = (os.SCHED_OTHER, os.sched_param(0))  # for the children (one syscall each)
+        except OSError:
+            pass
+    os.set_inheritable(fd, False)  # pass_fds made it inheritable: children must not get it
     sock = _socket.socket(fileno=fd)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    _signal.signal(_signal.SIGCHLD, _noop)
-    _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    poller.register(wake_r, select.POLLIN)
+    pollin = select.POLLIN
+    poller.register(fd, pollin)
 
-    env = dict(os.environb)  # a plain dict converts fast in posix_spawn
-    slots: dict[int, list[tuple[int, int, int]]] = {}
-    pids: dict[int, int] = {}  # pid -> rid, until reaped
+    env = dict(os.environb)  # a plain dict converts fastest in posix_spawn
+    slots: dict[int, list[tuple[int, int, int]]] = {}  # slot id -> posix_spawn file actions
+    children: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, rid), until reaped
     rids: dict[int, int] = {}  # rid -> pid, until reaped
-    buf = bytearray(MAX_REQUEST + HEAD.size)
+    buf = bytearray(HEAD.size + MAX_REQUEST)
     view = memoryview(buf)
     anc_size = _socket.CMSG_SPACE(2 * 4)
     out: list[bytes] = []
     unpack_head = HEAD.unpack_from
     pack = REC.pack
     spawn = os.posix_spawn
-    dup2 = os.POSIX_SPAWN_DUP2
-    recvmsg_into = sock.recvmsg_into
-    dontwait = _socket.MSG_DONTWAIT
+    pidfd_open = os.pidfd_open
     waitpid = os.waitpid
-    wnohang = os.WNOHANG
-    use_fork = method == "fork"
+    recvmsg_into = sock.recvmsg_into
+    dup2 = os.POSIX_SPAWN_DUP2
 
+    urgent = False
     while True:
-        for ready, _ev in poller.poll():
-            if ready == wake_r:
-                try:
-                    while os.read(wake_r, 512):
-                        pass
-                except BlockingIOError:
-                    pass
-                while pids:
-                    try:
-                        pid, status = waitpid(-1, wnohang)
-                    except ChildProcessError:
-                        break
-                    if pid == 0:
-                        break
-                    rid = pids.pop(pid, 0)
-                    if rid:
-                        del rids[rid]
-                        out.append(pack(EXITED, rid, status))
+        events = poller.poll(LINGER_MS if out else None)
+        if not events:
+            urgent = True  # "started" records waited long enough
+        for ready, _ev in events:
+            if ready != fd:  # a child exited
+                pid, rid = children.pop(ready)
+                poller.unregister(ready)
+                os.close(ready)
+                status = waitpid(pid, 0)[1]
+                del rids[rid]
+                out.append(pack(EXITED, rid, status))
+                urgent = True
                 continue
-            while True:
+            n, anc, _flags, _addr = recvmsg_into((buf,), anc_size)
+            if n < HEAD.size:
+                return  # EOF: the engine is gone
+            kind, rid, arg = unpack_head(buf)
+            if kind == RUN:
+                argv = bytes(view[HEAD.size : n]).split(b"\0")
+                path = argv.pop(0)
                 try:
-                    n, anc, _flags, _addr = recvmsg_into((buf,), anc_size, dontwait)
-                except BlockingIOError:
-                    break
-                if n < HEAD.size:
-                    return  # EOF (or garbage): the engine is gone
-                kind, rid, arg = unpack_head(buf)
-                if kind == RUN:
-                    parts = bytes(view[HEAD.size : n]).split(b"\0")
-                    path = parts[0]
-                    del parts[0]
-                    if use_fork:
-                        pid = _fork_exec(path, parts, slots[arg], fd, rid)
-                    else:
-                        try:
-                            pid = spawn(path, parts, env, file_actions=slots[arg], setpgroup=0)
-                        except OSError as exc:
-                            out.append(pack(FAILED, rid, exc.errno or 0))
-                            continue
-                    pids[pid] = rid
-                    rids[rid] = pid
-                    out.append(pack(STARTED, rid, pid))
-                elif kind == KILL:
-                    pid = rids.get(rid, 0)
-                    if pid:
-                        try:
-                            os.killpg(pid, arg)
-                        except OSError:
-                            pass
-                elif kind == REGISTER:
-                    fds = []
-                    for level, typ, data in anc:
-                        if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-                            fds.extend(struct.unpack(f"{len(data) // 4}i", data))
-                    for extra in fds:
-                        os.set_inheritable(extra, False)
-                    slots[rid] = [(dup2, fds[0], 1), (dup2, fds[1], 2)]
-        if out:
-            sock.send(b"".join(out))
-            out.clear()
-
-
-def _fork_exec(path: bytes, argv: list[bytes], actions: list[tuple[int, int, int]],
-               sock_fd: int, rid: int) -> int:
-    pid = os.fork()
-    if pid == 0:  # child: as little Python as possible (every touched page is a COW fault)
-        errno = 0
-        try:
-            os.setpgid(0, 0)
-            os.dup2(actions[0][1], 1)
-            os.dup2(actions[1][1], 2)
-            os.execv(path, argv)
-        except OSError as exc:
-            errno = exc.errno or 0
-        finally:
-            try:
-                os.write(sock_fd, REC.pack(FAILED, rid, errno))
-            finally:
-                os._exit(127)
-    try:
-        os.setpgid(pid, pid)  # also from this side: the group exists before "started" is sent
-    except OSError:
-        pass  # the child already exec'd (it did its own setpgid first)
-    return pid
+                    pid = spawn(path, argv, env, file_actions=slots[arg], setpgroup=0,
+                                scheduler=sched)  # type: ignore[arg-type]
+                except OSError as exc:
+                    out.append(pack(FAILED, rid, exc.errno or 0))
+                    urgent = True
+                    continue
+                except (KeyError, ValueError):  # unknown slot / NUL byte: engine bug
+                    out.append(pack(FAILED, rid, 22))  # EINVAL
+                    urgent = True
+                    continue
+                pidfd = pidfd_open(pid)
+                poller.register(pidfd, pollin)
+                children[pidfd] = (pid, rid)
+                rids[rid] = pid
+                out.append(pack(STARTED, rid, pid))
+            elif kind == KILL:
+                pid = rids.get(rid, 0)
+                if pid:
+                    try:  # noqa: SIM105 (contextlib is not worth its import here)
+                        os.killpg(pid, arg)
+                    except OSError:
+                        pass
+            elif kind == REGISTER:
+                fds: list[int] = []
+                for level, typ, data in anc:
+                    if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                        fds.extend(struct.unpack(f"{len(data) // 4}i", data))
+                for received in fds:
+                    os.set_inheritable(received, False)  # only the dup2 copies reach children
+                slots[rid] = [(dup2, fds[0], 1), (dup2, fds[1], 2)]
+        if urgent:
+            if out:
+                sock.send(b"".join(out))
+                out.clear()
+            urgent = False
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "spawn")
+    serve(int(sys.argv[1]))

@@ -9,7 +9,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, Static
+from textual.widgets import Footer, LoadingIndicator, Static
 
 from ..errors import InputError, TuiBatchError
 from ..jobs import EXIT_INTERRUPTED, EXIT_OK, create_job, plan_job
@@ -31,7 +31,8 @@ class PreparingScreen(Screen[None]):
         """What is being prepared."""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        # No Header: this screen may be replaced a few ms after it mounts, and Header's
+        # deferred title update then fails to find its own children.
         yield Static(self.text, id="preparing")
         yield LoadingIndicator()
         yield Footer()
@@ -154,8 +155,9 @@ class BatchApp(App[int]):
             return
         running = self.running_dashboard()
         if running is not None and running is self.screen:
-            self.notify("A job is running: quit (q) stops it resumably, or wait for it.",
-                        severity="warning")
+            self.notify(
+                "A job is running: quit (q) stops it resumably, or wait for it.", severity="warning"
+            )
             return
         self.push_screen(JobsScreen())
 
@@ -194,7 +196,9 @@ class BatchApp(App[int]):
                 "Quit while the job runs?",
                 f"{left:,} tasks are not finished. Running tasks are stopped; the job stays "
                 f"resumable: tui-batch resume {dashboard.job_id}",
-                yes="Quit", no="Keep running", danger=True,
+                yes="Quit",
+                no="Keep running",
+                danger=True,
             ),
             answer,
         )
@@ -202,8 +206,11 @@ class BatchApp(App[int]):
     async def quit_running(self, dashboard: Any) -> None:
         """Stop the running job (saved, resumable) and exit with 130."""
         await dashboard.stop_and_wait()
-        self.exit(EXIT_INTERRUPTED if dashboard.remaining() or dashboard.exit_code == 130
-                  else (dashboard.exit_code or EXIT_OK))
+        self.exit(
+            EXIT_INTERRUPTED
+            if dashboard.remaining() or dashboard.exit_code == 130
+            else (dashboard.exit_code or EXIT_OK)
+        )
 
     def record_exit_code(self, code: int) -> None:
         """A dashboard finished a run: remember its outcome for the process exit code."""

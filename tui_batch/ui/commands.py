@@ -29,7 +29,7 @@ def _entries(screen: Screen[object]) -> Iterator[tuple[str, str, str, object]]:
             name = action.split("(")[0]
             if "." not in name:
                 target = namespace
-                if target.check_action(name, ()) is False:  # type: ignore[attr-defined]
+                if target.check_action(name, ()) is False:
                     continue
                 method = getattr(target, f"action_{name}", None)
                 doc = ""
@@ -58,8 +58,12 @@ class ScreenActions(Provider):
         for title, help_text, action, target in _entries(self._screen()):
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self._run, action, target),
-                          help=help_text)
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(self._run, action, target),
+                    help=help_text,
+                )
 
     async def _run(self, action: str, target: object) -> None:
         await self.app.run_action(action, target)  # type: ignore[arg-type]

@@ -27,13 +27,8 @@ def size_input(n: int | None) -> str:
     """A size as typed into the form: exact, shortest (``10MiB``, ``1500``, ``2GB``)."""
     if n is None:
         return ""
-    best = str(n)
-    for unit, factor in (*_BINARY, *_DECIMAL):
-        if n >= factor and n % factor == 0:
-            text = f"{n // factor}{unit}"
-            if len(text) < len(best):
-                best = text
-    return best
+    exact = [f"{n // f}{u}" for u, f in (*_BINARY, *_DECIMAL) if n >= f and n % f == 0]
+    return min(exact, key=len) if exact else str(n)
 
 
 def count(n: int) -> str:

@@ -46,8 +46,12 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} (y)", id="yes",
-                             variant="error" if self.danger else "primary", compact=True)
+                yield Button(
+                    f"{self.yes} (y)",
+                    id="yes",
+                    variant="error" if self.danger else "primary",
+                    compact=True,
+                )
                 yield Button(f"{self.no} (n)", id="no", compact=True)
 
     def on_mount(self) -> None:

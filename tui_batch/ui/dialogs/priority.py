@@ -40,8 +40,9 @@ class PriorityPicker(ModalScreen[Priority | None]):
                 *(Option(f"{p.value + 1}  {p.name.lower()}", id=p.name) for p in Priority),
                 id="priorities",
             )
-            yield Label("Waiting tasks move in the queue; running ones are not affected.",
-                        classes="hint")
+            yield Label(
+                "Waiting tasks move in the queue; running ones are not affected.", classes="hint"
+            )
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -53,7 +53,7 @@ class DashboardScreen(Screen[int]):
         Binding("f", "filter", "Filter"),
         Binding("o", "sort", "Sort", show=False),
         Binding("tab", "app.focus_next", "Focus", show=False),
-        Binding("escape", "back", "Jobs"),
+        Binding("escape", "back", "Back"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -89,6 +89,7 @@ class DashboardScreen(Screen[int]):
         self.run_ended_at: float | None = None
         """perf_counter() when the last run ended (bench figure)."""
         self._binding_state: tuple[bool, ...] = ()
+        self._last_rebuild = 0.0
         self._engine: Any = None
         self._attempts: dict[int, list[Any]] = {}
         self._filter_dirty = False
@@ -159,7 +160,7 @@ class DashboardScreen(Screen[int]):
     def _idle_state(self) -> str:
         stats = self.engine.snapshot() if self.engine is not None else Stats()
         if stats.queued or stats.running:
-            return "not running"
+            return "ready"
         if stats.failed or stats.cancelled:
             return "failed"
         return "done"
@@ -200,8 +201,9 @@ class DashboardScreen(Screen[int]):
         """Quit path: stop the runner (job stays resumable) and wait for it."""
         if self.runner is not None and self.running:
             self.stopping = True
-            self.stats_panel.state_text = "stopping"
-            self.stats_panel.refresh_text()
+            for panel in self.query(StatsPanel):  # gone already when the app shuts down
+                panel.state_text = "stopping"
+                panel.refresh_text()
             self.runner.stop()
             await self.wait_finished()
 
@@ -226,7 +228,8 @@ class DashboardScreen(Screen[int]):
             self.stats_panel.state_text = "failed"
             self.notify(
                 f"{stats.failed:,} failed, {stats.cancelled:,} cancelled - r retries them",
-                severity="warning", title="Job finished",
+                severity="warning",
+                title="Job finished",
             )
         self._show_stats(stats)
         self.task_list.rebuild()
@@ -250,7 +253,13 @@ class DashboardScreen(Screen[int]):
         self.messages_handled += 1
         table = self.task_list
         if table.status_filter is not None or table.sort_key in ("state", "attempts", "exit"):
-            self._filter_dirty = True
+            now = time.monotonic()
+            if now - self._last_rebuild >= FILTER_REBUILD_INTERVAL:
+                self._last_rebuild = now
+                self._filter_dirty = False
+                table.rebuild()
+            else:
+                self._filter_dirty = True  # the 1 s tick catches the last changes
         table.refresh_rows()
         log = self.query_one(LogPane)
         if log.task_id is not None and log.task_id in message.task_ids:
@@ -264,8 +273,9 @@ class DashboardScreen(Screen[int]):
             self.stats_panel.state_text = "paused" if kind == "paused" else "running"
             self.stats_panel.refresh_text()
         elif kind == "halted":
-            self.notify(message.event.message or "too many failures", severity="warning",
-                        title="Halted")
+            self.notify(
+                message.event.message or "too many failures", severity="warning", title="Halted"
+            )
         elif kind == "warning":
             self.notify(message.event.message, severity="warning")
         self.update_bindings()
@@ -302,8 +312,10 @@ class DashboardScreen(Screen[int]):
             live = self.engine.live_output(task.id)
         retries = self.runner.spec.settings.retries if self.runner is not None else 0
         log.show_task(task, live=live, attempts=attempts, max_attempts=retries + 1)
-        if task.attempts and task.state is not TaskState.RUNNING and (
-            len(attempts) != task.attempts or attempts[-1].state != task_state(task)
+        if (
+            task.attempts
+            and task.state is not TaskState.RUNNING
+            and (len(attempts) != task.attempts or attempts[-1].state != task_state(task))
         ):
             self.load_attempts(task.id)
 
@@ -323,8 +335,7 @@ class DashboardScreen(Screen[int]):
         task = self.selected_task()
         if task is not None and task.id == task_id and self.is_attached:
             retries = self.runner.spec.settings.retries if self.runner is not None else 0
-            self.query_one(LogPane).show_task(task, attempts=attempts,
-                                              max_attempts=retries + 1)
+            self.query_one(LogPane).show_task(task, attempts=attempts, max_attempts=retries + 1)
 
     def _refresh_live_output(self) -> None:
         task = self.selected_task()
@@ -332,8 +343,17 @@ class DashboardScreen(Screen[int]):
             self._update_log()
 
     # ---------------------------------------------------------------- actions
-    GUARDED_ACTIONS = ("pause", "resume", "start", "cancel_task", "cancel_all", "retry_failed",
-                       "workers", "priority", "back")
+    GUARDED_ACTIONS = (
+        "pause",
+        "resume",
+        "start",
+        "cancel_task",
+        "cancel_all",
+        "retry_failed",
+        "workers",
+        "priority",
+        "back",
+    )
     """Actions whose availability changes with the job's state (checked by update_bindings)."""
 
     def update_bindings(self) -> None:
@@ -414,7 +434,9 @@ class DashboardScreen(Screen[int]):
                 "Cancel all tasks?",
                 f"{stats.queued:,} waiting tasks will not run and {stats.running:,} running "
                 "ones are stopped. Retry failed (r) can queue them again.",
-                yes="Cancel all", no="Keep running", danger=True,
+                yes="Cancel all",
+                no="Keep running",
+                danger=True,
             ),
             answer,
         )
@@ -454,8 +476,9 @@ class DashboardScreen(Screen[int]):
                 self.task_list.refresh_rows()
                 self._update_log()
 
-        self.app.push_screen(PriorityPicker(Priority(int(task.priority)), f"task #{task.id}"),
-                             chosen)
+        self.app.push_screen(
+            PriorityPicker(Priority(int(task.priority)), f"task #{task.id}"), chosen
+        )
 
     def action_filter(self) -> None:
         """Cycle the status filter: all, running, queued, failed, done, cancelled, skipped."""
@@ -470,7 +493,7 @@ class DashboardScreen(Screen[int]):
         self.task_list.cycle_sort()
 
     def action_back(self) -> None:
-        """Back to the jobs list (only when nothing runs)."""
+        """Back to the previous screen (only when nothing runs)."""
         from .jobs import JobsScreen
 
         self.bridge.detach()

@@ -8,6 +8,7 @@ disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -43,6 +44,9 @@ from ..validation import (
 
 COMMAND = "__command__"
 """Select value meaning "run a command template" rather than a named action."""
+
+PYTHON = "__python__"
+"""Select value meaning "a Python function given as module:function"."""
 
 CHEAT_SHEET = (
     "[b]{}[/] path  [b]{/}[/] basename  [b]{//}[/] parent  [b]{.}[/] path w/o ext  "
@@ -88,18 +92,14 @@ class FormScreen(Screen[None]):
         actions = sorted(list_actions(), key=lambda a: a.name)
         wanted = self.initial_spec.action.name if self.initial_spec is not None else None
         if wanted and wanted not in {a.name for a in actions}:
-            try:  # a module:function action from a recipe or the demo
+            with contextlib.suppress(InputError):  # a module:function action (recipe, demo)
                 actions.append(resolve_action(ActionSpec(name=wanted)))
-            except InputError:
-                pass
         self._actions = {a.name: a for a in actions}
         with VerticalScroll(id="form"):
             yield Static("Files", classes="section")
             yield from self._field("roots", "Roots", "folders, space separated ('a b' quoted)")
             yield from self._field("ext", "Extensions", "log txt csv (empty = all)")
-            yield from self._pair(
-                ("min_size", "Size ≥", "10k 1.5MiB"), ("max_size", "≤", "2GB")
-            )
+            yield from self._pair(("min_size", "Size ≥", "10k 1.5MiB"), ("max_size", "≤", "2GB"))
             yield from self._pair(
                 ("newer", "Modified ≥", "7d 2024-05-01"), ("older", "<", "12h 2024-06-01")
             )
@@ -110,11 +110,17 @@ class FormScreen(Screen[None]):
                 yield Label("Include", classes="field-label")
                 yield Checkbox("hidden", id="hidden", compact=True)
                 yield Checkbox("follow symlinks", id="follow", compact=True)
-                yield Checkbox("ignore files", id="use_ignore", value=True, compact=True,
-                               tooltip="honour .gitignore / .ignore / .tbignore")
+                yield Checkbox(
+                    "ignore files",
+                    id="use_ignore",
+                    value=True,
+                    compact=True,
+                    tooltip="honour .gitignore / .ignore / .tbignore",
+                )
             yield Static("Action", classes="section")
             options: list[tuple[str, str]] = [("command template", COMMAND)]
             options += [(a.name, a.name) for a in actions]
+            options.append(("python function (module:function)", PYTHON))
             with Horizontal(classes="field"):
                 yield Label("Run", classes="field-label")
                 yield Select(options, value=COMMAND, allow_blank=False, id="action", compact=True)
@@ -124,6 +130,12 @@ class FormScreen(Screen[None]):
                 yield Input(placeholder="gzip -k {}", id="template", compact=True)
                 yield Checkbox("sh -c", id="shell", compact=True)
             yield Label("", id="template-error", classes="field-error")
+            with Horizontal(classes="field", id="pyref-row"):
+                yield Label("Function", classes="field-label")
+                yield Input(
+                    placeholder="mypkg.tasks:process (importable)", id="pyref", compact=True
+                )
+            yield Label("", id="pyref-error", classes="field-error")
             yield Static(CHEAT_SHEET, id="cheatsheet", classes="hint")
             yield Static("", id="action-help", classes="hint")
             yield from self._field("opts", "Options", "key=value ... (--opt)")
@@ -131,18 +143,32 @@ class FormScreen(Screen[None]):
             yield from self._pair(("workers", "Workers", "0 = CPUs"), ("retries", "Retries", "0"))
             with Horizontal(classes="field"):
                 yield Label("Timeout s", classes="field-label")
-                yield Input(placeholder="none", id="timeout", compact=True,
-                            validators=[CoreValidator(PARSERS["timeout"])], valid_empty=True)
+                yield Input(
+                    placeholder="none",
+                    id="timeout",
+                    compact=True,
+                    validators=[CoreValidator(PARSERS["timeout"])],
+                    valid_empty=True,
+                )
                 yield Label("Priority", classes="field-label pair-label")
-                yield Select([(p.name.lower(), p.name.lower()) for p in Priority],
-                             value="normal", allow_blank=False, id="priority", compact=True)
+                yield Select(
+                    [(p.name.lower(), p.name.lower()) for p in Priority],
+                    value="normal",
+                    allow_blank=False,
+                    id="priority",
+                    compact=True,
+                )
             yield Label("", id="timeout-error", classes="field-error")
             with Horizontal(classes="field"):
                 yield Label("Output dir", classes="field-label")
-                yield Input(placeholder="--out DIR (needed by copy, gzip)", id="out",
-                            compact=True)
-                yield Checkbox("dedupe", id="dedupe", value=True, compact=True,
-                               tooltip="skip exact duplicate files")
+                yield Input(placeholder="--out DIR (needed by copy, gzip)", id="out", compact=True)
+                yield Checkbox(
+                    "dedupe",
+                    id="dedupe",
+                    value=True,
+                    compact=True,
+                    tooltip="skip exact duplicate files",
+                )
             yield Label("", id="out-error", classes="field-error")
         with Horizontal(id="form-bar"):
             yield Static("", id="count")
@@ -168,8 +194,13 @@ class FormScreen(Screen[None]):
     def _input(self, field_id: str, placeholder: str) -> Input:
         parser = PARSERS.get(field_id)
         validators = [CoreValidator(parser)] if parser is not None else None
-        return Input(placeholder=placeholder, id=field_id, compact=True,
-                     validators=validators, valid_empty=True)
+        return Input(
+            placeholder=placeholder,
+            id=field_id,
+            compact=True,
+            validators=validators,
+            valid_empty=True,
+        )
 
     def on_mount(self) -> None:
         if getattr(self.app, "deterministic", False):
@@ -223,6 +254,11 @@ class FormScreen(Screen[None]):
             if not template.strip():
                 raise InputError("--exec", "type a command, e.g. gzip -k {}")
             spec = ActionSpec(template=template, shell=self.checked("shell"), options=options)
+        elif choice == PYTHON:
+            ref = self.value("pyref").strip()
+            if ":" not in ref:
+                raise InputError("--action", "give the function as module:function")
+            spec = ActionSpec(name=ref, options=options)
         else:
             spec = ActionSpec(name=str(choice), options=options)
         spec.check()
@@ -253,6 +289,8 @@ class FormScreen(Screen[None]):
         action_name = spec.action.name
         if action_name is not None and action_name in self._actions:
             self._actions[action_name].check(spec.action, spec.settings)
+        elif action_name is not None:  # module:function: import it now, not at run time
+            resolve_action(spec.action).check(spec.action, spec.settings)
         return spec
 
     def fill_from_spec(self, spec: JobSpec) -> None:
@@ -279,13 +317,21 @@ class FormScreen(Screen[None]):
         }
         for field_id, text in values.items():
             self.query_one(f"#{field_id}", Input).value = text
-        for field_id, flag in (("hidden", f.hidden), ("follow", f.follow),
-                               ("use_ignore", f.use_ignore), ("shell", a.shell),
-                               ("dedupe", s.dedupe)):
+        for field_id, flag in (
+            ("hidden", f.hidden),
+            ("follow", f.follow),
+            ("use_ignore", f.use_ignore),
+            ("shell", a.shell),
+            ("dedupe", s.dedupe),
+        ):
             self.query_one(f"#{field_id}", Checkbox).value = flag
         action = self.query_one("#action", Select)
+        self.query_one("#pyref", Input).value = ""
         if a.name is not None and a.name in self._actions:
             action.value = a.name
+        elif a.name is not None:
+            action.value = PYTHON
+            self.query_one("#pyref", Input).value = a.name
         else:
             action.value = COMMAND
         self.query_one("#priority", Select).value = s.priority.name.lower()
@@ -321,6 +367,7 @@ class FormScreen(Screen[None]):
     def _update_action_widgets(self) -> None:
         choice = self.query_one("#action", Select).value
         is_command = choice == COMMAND
+        self.query_one("#pyref-row").display = choice == PYTHON
         self.query_one("#template-row").display = is_command
         self.query_one("#cheatsheet").display = is_command
         help_widget = self.query_one("#action-help", Static)
@@ -344,13 +391,14 @@ class FormScreen(Screen[None]):
             label.set_class(bool(message), "-visible")
         for pair in self.query(".error-pair"):
             pair.display = any(lbl.has_class("-visible") for lbl in pair.query(".field-error"))
-        for widget_id in ("action", "template", "out", "priority"):
-            message = self.cross_errors.get(widget_id)
-            self.query_one(f"#{widget_id}").set_class(bool(message), "-invalid")
+        for widget_id in ("action", "template", "pyref", "out", "priority"):
+            self.query_one(f"#{widget_id}").set_class(widget_id in self.cross_errors, "-invalid")
 
     def show_error(self, exc: InputError) -> str:
         """Put a core error under its field; returns the widget id (for focus)."""
         widget_id = FIELD_WIDGETS.get(exc.field)
+        if widget_id == "action" and self.query_one("#action", Select).value == PYTHON:
+            widget_id = "pyref"
         if widget_id is None:
             self.notify(f"{exc.field}: {exc.message}", severity="error", title="Invalid input")
             return ""
@@ -375,6 +423,11 @@ class FormScreen(Screen[None]):
             self._start_count()
         else:
             self._count_timer = self.set_timer(COUNT_DEBOUNCE, self._start_count)
+
+    @property
+    def count_pending(self) -> bool:
+        """A recount is scheduled (debounce) and has not started yet."""
+        return self._count_timer is not None
 
     def _start_count(self) -> None:
         self._count_timer = None

@@ -33,9 +33,7 @@ def _keys(screen: type[Screen[object]] | type[object]) -> str:
     for binding in getattr(screen, "BINDINGS", []):
         if not isinstance(binding, Binding):
             continue
-        key = binding.key_display or ", ".join(
-            k.replace("_", " ") for k in binding.key.split(",")
-        )
+        key = binding.key_display or ", ".join(k.replace("_", " ") for k in binding.key.split(","))
         doc = ""
         method = getattr(screen, "action_" + binding.action.split("(")[0], None)
         if method is not None and method.__doc__:

@@ -7,7 +7,7 @@ store) in a thread, because ``list_jobs`` is a SQLite query.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,16 +20,23 @@ from ...model import ActionSpec
 from .. import format as fmt
 from ..widgets.virtual_table import Cell, Column, VirtualTable
 
+if TYPE_CHECKING:
+    from ..app import BatchApp
 
 STATE_STYLE = {
-    "done": "ok", "failed": "bad", "running": "run", "interrupted": "warn",
-    "cancelled": "warn", "created": "dim", "paused": "warn",
+    "done": "ok",
+    "failed": "bad",
+    "running": "run",
+    "interrupted": "warn",
+    "cancelled": "warn",
+    "created": "dim",
+    "paused": "warn",
 }
 
 COLUMNS = [
     Column("id", "Job", 5, align="right"),
     Column("created", "Created", 16),
-    Column("state", "State", 11),
+    Column("state", "State", 13),
     Column("roots", "Roots", 0, min_width=10, keep_tail=True),
     Column("action", "Action", 0, min_width=10),
     Column("counts", "Done/Fail/Total", 17, align="right", hide_below=72),
@@ -57,7 +64,7 @@ def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
     if key == "roots":
         roots = (job.spec.get("filter") or {}).get("roots") or []
         home = os.path.expanduser("~")
-        shown = [("~" + r[len(home):]) if r.startswith(home + os.sep) else r for r in roots]
+        shown = [("~" + r[len(home) :]) if r.startswith(home + os.sep) else r for r in roots]
         return _text(" ".join(shown))
     if key == "action":
         try:
@@ -92,10 +99,16 @@ class JobsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="jobs-box"):
-            yield VirtualTable(COLUMNS, self._cell, sort_keys={
-                "id": lambda j: j.id, "created": lambda j: j.created_at,
-                "counts": lambda j: j.total,
-            }, id="jobs")
+            yield VirtualTable(
+                COLUMNS,
+                self._cell,
+                sort_keys={
+                    "id": lambda j: j.id,
+                    "created": lambda j: j.created_at,
+                    "counts": lambda j: j.total,
+                },
+                id="jobs",
+            )
         yield Static("", id="job-detail")
         yield Footer()
 
@@ -108,18 +121,23 @@ class JobsScreen(Screen[None]):
         self.reload()
         self.set_interval(3.0, self.reload, name="jobs-reload")
 
+    @property
+    def batch_app(self) -> BatchApp:
+        """The app, typed (it holds the store and the clock)."""
+        return cast("BatchApp", self.app)
+
     def on_screen_resume(self) -> None:
         self.reload()
 
     def _cell(self, job: Any, key: str) -> Cell:
         if key == "created":
-            return job_cell(job, key, getattr(self.app, "clock", None) and self.app.clock.time())
+            return job_cell(job, key, self.batch_app.clock.time())
         return job_cell(job, key)
 
     @work(thread=True, exclusive=True, group="jobs")
     def reload(self) -> None:
         """Read the job list in a thread (SQLite)."""
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.batch_app.store
         try:
             jobs = store.list_jobs()
         except Exception as exc:  # a locked or broken store must not kill the screen
@@ -179,8 +197,7 @@ class JobsScreen(Screen[None]):
         job = self.selected()
         if job is None:
             return
-        self.app.push_screen(DashboardScreen(self.app.store, job.id,  # type: ignore[attr-defined]
-                                             autostart=autostart))
+        self.app.push_screen(DashboardScreen(self.batch_app.store, job.id, autostart=autostart))
 
     def action_open(self) -> None:
         """Show the job's dashboard (runs nothing until Start)."""
@@ -201,7 +218,7 @@ class JobsScreen(Screen[None]):
         def answer(yes: bool | None) -> None:
             if yes:
                 try:
-                    self.app.store.delete_job(job.id)  # type: ignore[attr-defined]
+                    self.batch_app.store.delete_job(job.id)
                 except Exception as exc:
                     self.notify(str(exc), severity="error")
                 else:
@@ -209,9 +226,12 @@ class JobsScreen(Screen[None]):
                 self.reload()
 
         self.app.push_screen(
-            ConfirmDialog(f"Delete job {job.id}?",
-                          f"Its {job.total:,} tasks and their history are removed. Files are "
-                          "not touched.", yes="Delete", danger=True),
+            ConfirmDialog(
+                f"Delete job {job.id}?",
+                f"Its {job.total:,} tasks and their history are removed. Files are not touched.",
+                yes="Delete",
+                danger=True,
+            ),
             answer,
         )
 

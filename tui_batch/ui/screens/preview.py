@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -42,7 +42,7 @@ def _rel(path: str, roots: list[str]) -> str:
     for root in roots:
         prefix = root.rstrip(os.sep) + os.sep
         if path.startswith(prefix):
-            return path[len(prefix):]
+            return path[len(prefix) :]
     return path
 
 
@@ -54,7 +54,7 @@ class PreviewScreen(Screen[None]):
     """Review the selection; space toggles a row, Enter starts the job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Toggle"),
+        Binding("space", "toggle_row", "Toggle"),
         Binding("a", "toggle_all", "All/none"),
         Binding("plus,equals_sign", "priority(1)", "Prio +", key_display="+"),
         Binding("minus", "priority(-1)", "Prio -", key_display="-"),
@@ -130,8 +130,12 @@ class PreviewScreen(Screen[None]):
         table.focus()
         self.update_totals()
         if plan.issues:
-            self.notify(f"{len(plan.issues)} scan issue(s), e.g. {plan.issues[0].kind}: "
-                        f"{_text(plan.issues[0].path)}", severity="warning", title="Scan")
+            self.notify(
+                f"{len(plan.issues)} scan issue(s), e.g. {plan.issues[0].kind}: "
+                f"{_text(plan.issues[0].path)}",
+                severity="warning",
+                title="Scan",
+            )
         self.refresh_bindings()
 
     # -------------------------------------------------------------------- cells
@@ -209,7 +213,7 @@ class PreviewScreen(Screen[None]):
 
     # ----------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("toggle", "toggle_all", "priority", "sort", "start"):
+        if action in ("toggle_row", "toggle_all", "priority", "sort", "start"):
             return self.plan is not None
         return True
 
@@ -218,7 +222,7 @@ class PreviewScreen(Screen[None]):
         """The preview table."""
         return self.query_one("#preview", VirtualTable)
 
-    def action_toggle(self) -> None:
+    def action_toggle_row(self) -> None:
         """Include / exclude the row under the cursor, then move down (like a file manager)."""
         row = self.table.cursor_item
         if row is None:
@@ -271,8 +275,9 @@ class PreviewScreen(Screen[None]):
         t = self.totals()
         runnable = t["selected"] - t["duplicates"]
         if runnable <= 0:
-            self.notify("Nothing to run: every file is excluded or a duplicate.",
-                        severity="warning")
+            self.notify(
+                "Nothing to run: every file is excluded or a duplicate.", severity="warning"
+            )
             return
         workers = self.spec.settings.workers or "one per CPU"
         message = (
@@ -297,6 +302,7 @@ class PreviewScreen(Screen[None]):
 
         assert self.plan is not None
         store: Store = self.app.store  # type: ignore[attr-defined]
-        job_id = create_job(store, self.plan, exclude=self.excluded,
-                            priorities=dict(self.priorities))
+        job_id = create_job(
+            store, self.plan, exclude=self.excluded, priorities=dict(self.priorities)
+        )
         self.app.switch_screen(DashboardScreen(store, job_id, autostart=True))

@@ -75,7 +75,10 @@ class LogPane(Static):
         if task.reason and task.reason != task.error:
             lines.append("[dim]reason:[/] " + _safe(task.reason))
         for attempt in attempts:
-            detail = [f"#{attempt.n} {attempt.state}"]
+            state = attempt.state
+            if state in ("queued", "interrupted") and attempt.ended_at is not None:
+                state = "failed, retried" if attempt.error or attempt.exit_code else "retried"
+            detail = [f"#{attempt.n} {state}"]
             if attempt.exit_code is not None:
                 detail.append(f"exit {attempt.exit_code}")
             if attempt.signal:

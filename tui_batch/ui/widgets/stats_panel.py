@@ -7,10 +7,12 @@ the smoothed rates come from the engine's statistics.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import ProgressBar, Sparkline, Static
 
 from ...engine.events import Stats
@@ -43,7 +45,7 @@ class Throughput:
         """Finished per second, oldest first; seconds without an update count as 0."""
         points = list(self._buckets)
         out: list[float] = []
-        for (s0, n0), (s1, n1) in zip(points, points[1:], strict=False):
+        for (s0, n0), (s1, n1) in itertools.pairwise(points):
             gap = max(1, s1 - s0)
             out.extend([0.0] * (gap - 1))
             out.append(float(max(0, n1 - n0)))
@@ -70,6 +72,7 @@ class StatsPanel(Vertical):
         self.elapsed_before = 0.0
         """Elapsed seconds of earlier runs in this session (retry after finish)."""
         self.state_text = "starting"
+        self._line_counts: dict[str, int] = {}
         """Job state shown in the panel (running, paused, done...)."""
 
     def compose(self) -> ComposeResult:
@@ -109,6 +112,17 @@ class StatsPanel(Vertical):
         self.query_one(Sparkline).data = series if len(series) >= 2 else [0.0, 0.0]
         self.refresh_text()
 
+    def _set_line(self, selector: str, markup: str) -> None:
+        """Update a line, asking for a (screen-wide) layout pass only when its height may
+        change: at 4 updates/s a layout pass per update would cost more than the repaint."""
+        widget = self.query_one(selector, Static)
+        length = Content.from_markup(markup).cell_length
+        width = max(1, widget.size.width)
+        lines = -(-length // width)
+        relayout = lines != self._line_counts.get(selector)
+        self._line_counts[selector] = lines
+        widget.update(markup, layout=relayout)
+
     def refresh_text(self) -> None:
         """Re-render the text lines (also every second for the elapsed clock)."""
         s = self.stats
@@ -123,7 +137,7 @@ class StatsPanel(Vertical):
         ]
         if s.retrying:
             parts.insert(2, f"retrying [b $warning]{fmt.count(s.retrying)}[/]")
-        self.query_one("#stats-counts", Static).update("  ".join(parts))
+        self._set_line("#stats-counts", "  ".join(parts))
         elapsed = self.elapsed
         finished_run = self.run_started is None and s.finished
         if finished_run:
@@ -138,8 +152,9 @@ class StatsPanel(Vertical):
             fmt.byte_rate(byte_rate) if byte_rate is not None else "- B/s",
             f"[b]{s.workers}[/] workers",
         ]
-        self.query_one("#stats-times", Static).update(
+        self._set_line(
+            "#stats-times",
             f"{fmt.clock_duration(elapsed)}  ETA [b]"
-            f"{fmt.eta(s.eta, finished=finished_run and not s.queued)}[/]"
+            f"{fmt.eta(s.eta, finished=finished_run and not s.queued)}[/]",
         )
-        self.query_one("#stats-rates", Static).update("  ".join(rates))
+        self._set_line("#stats-rates", "  ".join(rates))

@@ -28,7 +28,13 @@ MARKERS: dict[str, tuple[str, str]] = {
 RETRYING = ("↻ retrying", "warn")
 
 STATUS_FILTERS: list[str | None] = [
-    None, "running", "queued", "failed", "done", "cancelled", "skipped",
+    None,
+    "running",
+    "queued",
+    "failed",
+    "done",
+    "cancelled",
+    "skipped",
 ]
 """The status filter cycle of the task list (None = all)."""
 
@@ -43,9 +49,12 @@ COLUMNS = [
     Column("info", "Info", 0, min_width=10, hide_below=110),
 ]
 
-STATE_ORDER = {s: i for i, s in enumerate(
-    ["running", "failed", "queued", "interrupted", "cancelled", "done", "skipped"]
-)}
+STATE_ORDER = {
+    s: i
+    for i, s in enumerate(
+        ["running", "failed", "queued", "interrupted", "cancelled", "done", "skipped"]
+    )
+}
 
 
 def task_state(task: Any) -> str:
@@ -109,7 +118,11 @@ class TaskList(VirtualTable[Any]):
         if status is None:
             self.set_filter(None)
         else:
-            self.set_filter(lambda t, s=status: task_state(t) == s)
+
+            def wanted(task: Any) -> bool:
+                return task_state(task) == status
+
+            self.set_filter(wanted)
 
     def cycle_filter(self) -> str | None:
         """Next filter in :data:`STATUS_FILTERS`; returns it."""

@@ -256,7 +256,9 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
 
     def rebuild(self, keep_cursor: bool = True) -> None:
         """Recompute the view (filter + sort) and keep the cursor on the same row object."""
-        current = self._view[self._cursor] if keep_cursor and self._cursor < len(self._view) else None
+        current = (
+            self._view[self._cursor] if keep_cursor and self._cursor < len(self._view) else None
+        )
         source = self._source
         pred = self._filter
         if pred is None:
@@ -352,7 +354,7 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
             self.post_message(self.Selected(self, item))
 
     # ------------------------------------------------------------------ mouse
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return
