@@ -260,6 +260,7 @@ def _make_command() -> click.Command:
         _open_store,
         _output_options,
         _reporter_style,
+        _want_tui,
         build_spec,
     )
 
@@ -300,8 +301,13 @@ def _make_command() -> click.Command:
             spec.settings.kill_grace = grace
         if retain < 1:
             raise InputError("--retain", "must be at least 1")
-        # The dashboard (on a terminal, without --headless) is opened by the TUI once it offers a
-        # watch screen; until then a terminal gets the one-line status of the headless output.
+        if _want_tui(as_json, headless):
+            from .ui import run_tui
+
+            sys.exit(run_tui(spec=spec, db=db, start="watch", watch={
+                "settle": settle, "poll": poll, "rescan": rescan, "on_stop": on_stop,
+                "watch_id": watch_id, "temp_patterns": temp, "retain_finished": retain,
+            }))
         store = _open_store(db)
         try:
             watcher = Watcher(

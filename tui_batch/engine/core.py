@@ -152,6 +152,7 @@ class Engine:
         self._rate_bytes = 0.0
         self._last_tick: tuple[float, int, int] | None = None
         self._idle_since: float | None = None
+        self._last_yield = 0.0
         self.options: dict[str, str] = dict(options or {})
         """Action options (--opt KEY=VALUE) passed to every TaskContext."""
 
@@ -499,7 +500,6 @@ class Engine:
         assert me is not None
         loop = asyncio.get_running_loop()
         ready = self._ready
-        last_yield = loop.time()
         while True:
             if len(self._workers) > self._target:
                 self._workers.discard(me)  # before returning, so only the surplus leaves
@@ -515,10 +515,12 @@ class Engine:
                 continue
             self._idle_since = None
             await self._run_task(task, me)
-            if loop.time() - last_yield > 0.005:
-                # in-process tasks may never suspend: let the UI and timers breathe
+            now = loop.time()
+            if now - self._last_yield > 0.002:
+                # In-process tasks may never suspend: let the UI and timers breathe. The budget
+                # is shared by all workers, so 8 workers do not each take 2 ms in turn.
+                self._last_yield = now
                 await asyncio.sleep(0)
-                last_yield = loop.time()
 
     def _skip(self, task: Task, reason: str) -> None:
         task.reason = reason

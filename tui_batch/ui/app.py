@@ -19,7 +19,7 @@ from .clock import Clock, SystemClock
 from .commands import ScreenActions
 from .resources import stylesheet_path
 
-StartMode = Literal["form", "run", "resume", "jobs", "demo"]
+StartMode = Literal["form", "run", "resume", "jobs", "demo", "watch"]
 
 
 class PreparingScreen(Screen[None]):
@@ -61,8 +61,11 @@ class BatchApp(App[int]):
         clock: Clock | None = None,
         deterministic: bool = False,
         store: Store | None = None,
+        watch: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.watch_options = watch or {}
+        """Watcher keyword arguments (start='watch'): settle, poll, rescan, on_stop, ..."""
         self.root = root
         """Folder prefilled in the form."""
         self.spec = spec
@@ -109,6 +112,8 @@ class BatchApp(App[int]):
         if self.start == "run" and self.spec is not None:
             self.push_screen(PreparingScreen("Scanning and creating the job…"))
             self.prepare_run(self.spec)
+        elif self.start == "watch" and self.spec is not None:
+            self.open_watch(self.spec)
         elif self.start == "resume" and self.job_id is not None:
             self.push_screen(DashboardScreen(self.store, self.job_id, autostart=True))
         elif self.start == "jobs":
@@ -127,6 +132,24 @@ class BatchApp(App[int]):
             self.call_from_thread(self._prepare_failed, spec, message)
             return
         self.call_from_thread(self._open_dashboard, job_id)
+
+    def open_watch(self, spec: JobSpec) -> None:
+        """`tui-batch watch` on a terminal: the same dashboard, with files arriving live."""
+        from ..watch import Watcher, WatchError
+        from .screens.dashboard import DashboardScreen
+        from .screens.form import FormScreen
+
+        try:
+            watcher = Watcher(spec, self.store, **self.watch_options)
+        except (InputError, WatchError, OSError) as exc:
+            message = f"{exc.field}: {exc.message}" if isinstance(exc, InputError) else str(exc)
+            self.push_screen(FormScreen(spec=spec))
+            self.notify(message, severity="error", title="Cannot watch")
+            return
+        self.push_screen(
+            DashboardScreen(self.store, watcher.job_id, runner=watcher,  # type: ignore[arg-type]
+                            autostart=True, live_rows=True)
+        )
 
     def _open_dashboard(self, job_id: int) -> None:
         from .screens.dashboard import DashboardScreen

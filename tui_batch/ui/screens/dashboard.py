@@ -64,8 +64,13 @@ class DashboardScreen(Screen[int]):
         *,
         runner: JobRunner | None = None,
         autostart: bool = True,
+        live_rows: bool = False,
     ) -> None:
         super().__init__()
+        self.live_rows = live_rows
+        """Watch mode: tasks keep arriving (and old finished ones leave), so the list is
+        re-read from the engine every second."""
+        self._rows_key: tuple[int, int] = (0, 0)
         self.store = store
         """The job store (attempt history for the log pane)."""
         self.job_id = job_id
@@ -284,6 +289,12 @@ class DashboardScreen(Screen[int]):
         """Once a second: elapsed clock, and a throttled rebuild of a filtered view."""
         if self.running:
             self.stats_panel.refresh_text()
+        engine = self.engine
+        if self.live_rows and engine is not None and engine.tasks:
+            key = (len(engine.tasks), next(reversed(engine.tasks)))
+            if key != self._rows_key:
+                self._rows_key = key
+                self.task_list.set_rows(list(engine.tasks.values()), keep_cursor=True)
         if self._filter_dirty:
             self._filter_dirty = False
             self.task_list.rebuild()

@@ -218,10 +218,10 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
             return self._source[self._view[row]]
         return None
 
-    def set_rows(self, rows: Sequence[T]) -> None:
+    def set_rows(self, rows: Sequence[T], keep_cursor: bool = False) -> None:
         """Show a new sequence of rows (kept by reference; call :meth:`rebuild` if it grows)."""
         self._source = rows
-        self.rebuild(keep_cursor=False)
+        self.rebuild(keep_cursor=keep_cursor)
 
     def set_filter(self, predicate: Callable[[T], bool] | None) -> None:
         """Show only the rows for which ``predicate`` is true (None shows all)."""
