@@ -829,7 +829,7 @@ def test_get_hashes_bulk_path_filters_kind_and_missing(tmp_path: Path) -> None:
         keys = [(2**64 - 1, i, i + 1, i * 10) for i in range(n)]
         s.put_hashes([(k, "prefix:4096", i.to_bytes(8, "big")) for i, k in enumerate(keys)])
         s.put_hashes([(k, "full", b"F" * 16) for k in keys[: n // 2]])
-        asked = keys[: n - 50] + [(7, 7, 7, 7)]  # 50 stored keys not asked, 1 unknown asked
+        asked = [*keys[: n - 50], (7, 7, 7, 7)]  # 50 stored keys not asked, 1 unknown asked
         got = s.get_hashes(asked, "prefix:4096")
         assert len(got) == n - 50
         assert got[keys[3]] == (3).to_bytes(8, "big")

@@ -51,7 +51,8 @@ def _record(ctx: TaskContext) -> str | None:
     return None
 
 
-register(PythonAction("watchtest-record", _record, kind="thread"), replace=True)
+register(PythonAction("watchtest-record", _record, kind="thread",
+                      description="Test action: records each call."), replace=True)
 
 
 @pytest.fixture(autouse=True)
