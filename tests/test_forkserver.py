@@ -431,3 +431,54 @@ def test_server_is_small(fs_mode: None) -> None:
         assert 0 < rss < 8_000, f"fork server RssAnon {rss} kB"
     finally:
         run(ex.aclose())
+
+
+@pytest.mark.parametrize("executable", ["false", "missing", "hangs"])
+def test_engine_falls_back_to_loop_spawning_when_no_server_can_start(
+    tmp_path: Path, fs_mode: None, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, executable: str
+) -> None:
+    from tui_batch.engine import executors
+
+    fake = {"false": "/bin/false", "missing": str(tmp_path / "no-python")}.get(executable)
+    if fake is None:
+        fake = str(tmp_path / "hangs")
+        Path(fake).write_text("#!/bin/sh\nexec sleep 30\n")
+        Path(fake).chmod(0o755)
+        monkeypatch.setattr(executors, "FORKSERVER_START_TIMEOUT", 0.5)
+    monkeypatch.setattr(sys, "executable", fake)
+    eng = Engine(cmd("sh -c 'echo hi-$1' sh {}"), EngineSettings(workers=2))
+    eng.submit(make_tasks(tmp_path, 4))
+    with caplog.at_level("WARNING"):
+        stats = run(eng.run())
+    procs = [fs.proc for fs in getattr(eng._executor, "_servers", [])]
+    run(eng.aclose())
+    assert stats.done == 4 and eng.tasks[1].stdout_tail == f"hi-{eng.tasks[1].path}\n"
+    executor: Any = eng._executor
+    assert executor.spawn_mode == "loop"
+    assert "spawning commands in-process instead" in caplog.text
+    assert all(p.returncode is not None for p in procs)
+
+
+def test_cancel_while_the_server_starts_never_runs_the_command(
+    tmp_path: Path, fs_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = tmp_path / "slow-python"
+    slow.write_text(f"#!/bin/sh\nsleep 0.5\nexec {sys.executable} \"$@\"\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(slow))
+    marker = tmp_path / "ran"
+    eng = Engine(cmd(f"sh -c 'touch {marker}' sh {{}}"), EngineSettings(workers=1))
+    eng.submit(make_tasks(tmp_path, 1))
+
+    async def main() -> Any:
+        t = asyncio.create_task(eng.run())
+        await _wait_for(lambda: eng.snapshot().running == 1)
+        eng.cancel(1)
+        stats = await asyncio.wait_for(t, 5)
+        await eng.aclose()
+        return stats
+
+    stats = run(main())
+    assert stats.cancelled == 1 and not marker.exists()
+

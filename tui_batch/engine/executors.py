@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import signal
@@ -43,6 +44,8 @@ from . import forkserver
 if TYPE_CHECKING:
     from ..actions import Action
     from .core import Task
+
+log = logging.getLogger(__name__)
 
 TAIL_BYTES = 4096
 """How much of each output stream is kept per attempt (the log pane and the store show it)."""
@@ -149,12 +152,27 @@ class _Running:
     rid: int = 0  # request id in that server
 
 
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
+
+def _signame(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 class ForkServerDied(RuntimeError):
     """The fork server went away while it was running a task (the task's group is killed)."""
 
 
 class _Gone(Exception):
     """The fork server was found dead when a request was sent (nothing was started)."""
+
+
+class _CannotStart(Exception):
+    """The fork server died or hung before it said hello: it cannot work here."""
+
 
 
 class _ForkServer:
@@ -187,6 +205,24 @@ class _ForkServer:
         self.rids = count(1)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.dead: str | None = None  # why it is gone
+        self.ready = False  # it said hello
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def wait_ready(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        """Until the server said hello (only the first requests of a server wait, and only
+        while it starts). Raises :class:`_CannotStart`."""
+        if loop is not self.loop:
+            self.attach(loop)
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            self._died(f": no hello after {timeout:g}s")
+            raise _CannotStart(self.dead) from None
+        except ForkServerDied as exc:
+            raise _CannotStart(str(exc)) from None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read replies on ``loop`` (an engine may run again under a new asyncio.run)."""
@@ -203,9 +239,7 @@ class _ForkServer:
     ) -> asyncio.Future[int] | None:
         """Ask for a child. None: the request does not fit in the socket (spawn it yourself).
         Raises :class:`_Gone` when the server turns out to be dead."""
-        parts = [os.fsencode(path)]
-        parts.extend(map(os.fsencode, argv))
-        body = b"\0".join(parts)
+        body = "\0".join([path, *argv]).encode(_FS_ENCODING, _FS_ERRORS)  # = os.fsencode
         if body.count(b"\0") != len(argv):
             raise ValueError("embedded null byte")
         if len(body) > forkserver.MAX_REQUEST:
@@ -257,6 +291,12 @@ class _ForkServer:
         for kind, rid, value in forkserver.REC.iter_unpack(data):
             job = jobs.get(rid)
             if job is None:
+                if kind == b"H":
+                    self.ready = True
+                    waiters, self._waiters = self._waiters, []
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
                 continue
             if kind == b"P":
                 job[0].pid = value
@@ -281,7 +321,7 @@ class _ForkServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        what = f"exit code {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
+        what = f"exit code {code}" if code >= 0 else f"killed by {_signame(-code)}"
         self._errlog.seek(0)
         last = self._errlog.read().decode("utf-8", "replace").strip().splitlines()[-1:]
         self.dead = f"fork server died ({what}{': ' + last[0] if last else ''}{why})"
@@ -294,6 +334,10 @@ class _ForkServer:
             running.server = None
             if not future.done() and not future.get_loop().is_closed():
                 future.set_exception(ForkServerDied(self.dead))
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done() and not waiter.get_loop().is_closed():
+                waiter.set_exception(ForkServerDied(self.dead))
 
     def close(self) -> None:
         if self.loop is not None and not self.loop.is_closed():
@@ -302,6 +346,8 @@ class _ForkServer:
         self.sock.close()
         if self.dead is None:
             self.dead = "closed"
+            if not self.ready:  # still starting (or not a fork server at all)
+                self.proc.kill()
             try:
                 self.proc.wait(2.0)  # EOF makes it exit at once
             except subprocess.TimeoutExpired:
@@ -313,11 +359,14 @@ class _ForkServer:
 _SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not inherit it
 
 SPAWN_MODES = ("loop", "thread", "forkserver")
-DEFAULT_SPAWN = "loop"
+FORKSERVER_START_TIMEOUT = 10.0
+"""A fork server that has not said hello by then never will (we spawn in-process instead)."""
+DEFAULT_SPAWN = "forkserver"
 
 
 class SubprocessExecutor(Executor):
-    """posix_spawn + pidfd executor for command templates (see the module docstring)."""
+    """Runs command templates in their own process groups (see the module docstring for the
+    spawn modes)."""
 
     kills_itself = True
 
@@ -342,8 +391,13 @@ class SubprocessExecutor(Executor):
         count_env = os.environ.get("TUI_BATCH_FORKSERVERS", "")
         self._fs_count = int(count_env) if count_env.isdigit() else 0
         """Fork servers to keep (0: one per worker, up to one per usable CPU)."""
+        if mode == "forkserver" and getattr(sys, "frozen", False):
+            mode = self.spawn_mode = "loop"  # sys.executable is not a Python we can run
         if mode == "forkserver":
-            self._add_servers(workers)  # they start up while the scan runs
+            try:
+                self._add_servers(workers)  # they start up while the scan runs
+            except _CannotStart as exc:
+                self._no_servers(str(exc))
 
     def _take_spool(self) -> _Spool:
         if self._free:
@@ -409,34 +463,55 @@ class SubprocessExecutor(Executor):
         spawns (vfork waits for the exec), so spawns for different workers overlap."""
         want = self._fs_count or min(max(1, workers), len(os.sched_getaffinity(0)))
         while len(self._servers) < want:
-            self._servers.append(_ForkServer(self._env, self._devnull))
+            self._servers.append(self._new_server())
 
-    def _spawn_server(
+    def _new_server(self) -> _ForkServer:
+        try:
+            return _ForkServer(self._env, self._devnull)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise _CannotStart(f"cannot start a fork server: {exc}") from exc
+
+    def _no_servers(self, why: str) -> None:
+        """Fork servers cannot work here: spawn on the loop from now on (slower, same
+        results)."""
+        log.warning("tui-batch: %s; spawning commands in-process instead", why)
+        self.spawn_mode = "loop"
+        self.spawn_in_loop = True  # (servers already running finish their jobs; aclose ends them)
+
+    async def _spawn_server(
         self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
-    ) -> asyncio.Future[int]:
+    ) -> int:
         """Hand the spawn to the least busy fork server: the loop only sends one packet."""
-        servers = self._servers
-        if not servers:
-            self._add_servers(1)
-        fs = servers[0]
-        if len(servers) > 1:
-            for other in servers:
-                if len(other.jobs) < len(fs.jobs):
-                    fs = other
         path = self._resolve(argv[0])
-        for _ in range(2):
-            if fs.dead is not None:  # it died: start a new one in its place
-                servers[servers.index(fs)] = fs = _ForkServer(self._env, self._devnull)
-            try:
-                future = fs.start(loop, path, argv, running)
-                break
-            except _Gone:
-                continue
-        else:
-            raise ForkServerDied(fs.dead or "fork server died")
-        if future is None:  # too big for one request: spawn it ourselves
-            return self._spawn_loop(loop, argv, running)
-        return future
+        try:
+            servers = self._servers
+            if not servers:
+                self._add_servers(1)
+            fs = servers[0]
+            if len(servers) > 1:
+                for other in servers:
+                    if len(other.jobs) < len(fs.jobs):
+                        fs = other
+            for _ in range(2):
+                if fs.dead is not None:  # it died: start a new one in its place
+                    servers[servers.index(fs)] = fs = self._new_server()
+                if not fs.ready:
+                    await fs.wait_ready(loop, FORKSERVER_START_TIMEOUT)
+                    if running.cancelled or running.timed_out:
+                        return signal.SIGTERM  # stopped while the server started: never run
+                try:
+                    future = fs.start(loop, path, argv, running)
+                    break
+                except _Gone:
+                    continue
+            else:
+                raise ForkServerDied(fs.dead or "fork server died")
+        except _CannotStart as exc:
+            self._no_servers(str(exc))
+            future = None
+        if future is None:  # too big for one request (or no server): spawn it ourselves
+            return await self._spawn_loop(loop, argv, running)
+        return await future
 
     def _spawn_wait(self, argv: list[str], running: _Running) -> int:
         """Runs on a pool thread: spawn, then block in waitpid (both release the GIL), so
@@ -511,7 +586,7 @@ class SubprocessExecutor(Executor):
             outcome.no_retry = True
         elif not ok:
             if code < 0:
-                outcome.error = f"killed by {signal.Signals(-code).name}"
+                outcome.error = f"killed by {_signame(-code)}"
             else:
                 outcome.error = f"exit code {code}"
         return outcome
@@ -565,7 +640,10 @@ class SubprocessExecutor(Executor):
     def resize(self, n: int) -> None:
         _grow_pool(self._pool, n)
         if self.spawn_mode == "forkserver":
-            self._add_servers(n)
+            try:
+                self._add_servers(n)
+            except _CannotStart as exc:
+                self._no_servers(str(exc))
 
     async def aclose(self) -> None:
         for running in list(self._running.values()):

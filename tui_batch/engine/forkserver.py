@@ -25,7 +25,8 @@ Protocol (``AF_UNIX`` ``SOCK_SEQPACKET``: one request per packet, replies batche
     engine -> server   HEAD(b"S", slot, 0)   + SCM_RIGHTS [stdout, stderr]   register a slot
                        HEAD(b"R", rid, slot) + path NUL argv0 NUL argv1 ...  run (raw bytes)
                        HEAD(b"K", rid, sig)                                  killpg, if alive
-    server -> engine   REC(b"P", rid, pid)      started; the pid is also the process group
+    server -> engine   REC(b"H", 0, pid)        hello: ready for requests (sent once, first)
+                       REC(b"P", rid, pid)      started; the pid is also the process group
                        REC(b"X", rid, status)   exited and reaped (a waitpid status)
                        REC(b"E", rid, errno)    could not start (the spawn failed; no X follows)
 
@@ -57,7 +58,7 @@ MAX_REQUEST = 1 << 17
 """Bigger run requests are never sent (the engine spawns those itself)."""
 
 REGISTER, RUN, KILL = b"S", b"R", b"K"
-STARTED, EXITED, FAILED = b"P", b"X", b"E"
+HELLO, STARTED, EXITED, FAILED = b"H", b"P", b"X", b"E"
 
 
 def serve(fd: int) -> None:
@@ -65,11 +66,12 @@ def serve(fd: int) -> None:
         # children would inherit ignored signals; and with SIGPIPE at its default we die, as
         # we should, if the engine vanishes while we write to it
         _signal.signal(signum, _signal.SIG_DFL)
-    sched: tuple[int, os.sched_param] | None = None
+    options: dict = {"setpgroup": 0}
     if os.environ.get("TUI_BATCH_FS_BATCH", "1") == "1":
         try:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-            sched = (os.SCHED_OTHER, os.sched_param(0))  # for the children (one syscall each)
+            # children start as SCHED_OTHER again (one more syscall in each)
+            options["scheduler"] = (os.SCHED_OTHER, os.sched_param(0))
         except OSError:
             pass
     os.set_inheritable(fd, False)  # pass_fds made it inheritable: children must not get it
@@ -94,6 +96,7 @@ def serve(fd: int) -> None:
     recvmsg_into = sock.recvmsg_into
     dup2 = os.POSIX_SPAWN_DUP2
 
+    sock.send(pack(HELLO, 0, os.getpid()))
     urgent = False
     while True:
         events = poller.poll(LINGER_MS if out else None)
@@ -117,8 +120,7 @@ def serve(fd: int) -> None:
                 argv = bytes(view[HEAD.size : n]).split(b"\0")
                 path = argv.pop(0)
                 try:
-                    pid = spawn(path, argv, env, file_actions=slots[arg], setpgroup=0,
-                                scheduler=sched)  # type: ignore[arg-type]
+                    pid = spawn(path, argv, env, file_actions=slots[arg], **options)
                 except OSError as exc:
                     out.append(pack(FAILED, rid, exc.errno or 0))
                     urgent = True
