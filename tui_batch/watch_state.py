@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .errors import InputError, StoreError
+from .store import _i64, _u64
 
 __all__ = [
     "KIND_DUPLICATE",
@@ -56,8 +57,6 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 10.0
 _CHUNK = 400  # paths per lookup statement (well under SQLite's variable limit)
 
-_U64 = 1 << 64
-_I64_MAX = (1 << 63) - 1
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS watch_meta (
@@ -88,14 +87,6 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS watch_seen_digest ON watch_seen(watch_id, digest)"
     " WHERE digest IS NOT NULL",
 )
-
-
-def _i64(v: int) -> int:
-    return v - _U64 if v > _I64_MAX else v
-
-
-def _u64(v: int) -> int:
-    return v + _U64 if v < 0 else v
 
 
 @dataclass(slots=True)
