@@ -87,6 +87,28 @@ _U64 = 1 << 64
 _I64_MAX = (1 << 63) - 1
 
 
+@contextlib.contextmanager
+def write_transaction(
+    conn: sqlite3.Connection, lock: threading.Lock | threading.RLock, label: str
+) -> Iterator[sqlite3.Connection]:
+    """One short BEGIN IMMEDIATE ... COMMIT under ``lock``; rolled back on any error, SQLite
+    errors re-raised as StoreError prefixed with ``label``. Shared with watch_state.py."""
+    with lock:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise StoreError(f"{label}: {e}") from e
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"{label}: {e}") from e
+            raise
+
+
 def _i64(v: int) -> int:
     """st_dev / st_ino are unsigned 64-bit; SQLite integers are signed. Wrap, don't overflow."""
     return v - _U64 if v > _I64_MAX else v
@@ -750,21 +772,8 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction on the caller's connection."""
         self._check_open()
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise StoreError(f"job store {self.path}: {e}") from e
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as e:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"job store {self.path}: {e}") from e
-                raise
+        with write_transaction(self._conn, self._lock, f"job store {self.path}") as conn:
+            yield conn
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

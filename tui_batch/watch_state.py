@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .errors import InputError, StoreError
-from .store import _i64, _u64
+from .store import _i64, _u64, write_transaction
 
 __all__ = [
     "KIND_DUPLICATE",
@@ -144,21 +144,8 @@ class WatchState:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise StoreError(f"watch state {self.path}: {e}") from e
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as e:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"watch state {self.path}: {e}") from e
-                raise
+        with write_transaction(self._conn, self._lock, f"watch state {self.path}") as conn:
+            yield conn
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
