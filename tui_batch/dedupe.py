@@ -63,6 +63,16 @@ HashKey = tuple[int, int, int, int]
 """(dev, ino, size, mtime_ns): what a cached digest is valid for."""
 
 
+def _same_file(st: os.stat_result, e: FileEntry) -> bool:
+    """The open file is still the one the scan saw (same size, mtime and, if known, inode):
+    otherwise a hash of it says nothing about the scanned file."""
+    return (
+        st.st_size == e.size
+        and st.st_mtime_ns == e.mtime_ns
+        and (not e.ino or (st.st_ino == e.ino and st.st_dev == e.dev))
+    )
+
+
 class HashCache(Protocol):
     """Persistent digests (implemented by ``tui_batch.store.Store``).
 
@@ -157,13 +167,7 @@ class _Reader:
         finally:
             os.close(fd)
         self.bytes_read += got
-        ok = (
-            got == want
-            and st.st_size == e.size
-            and st.st_mtime_ns == e.mtime_ns
-            and (not e.ino or (st.st_ino == e.ino and st.st_dev == e.dev))
-        )
-        return mv[:got], ok
+        return mv[:got], got == want and _same_file(st, e)
 
     def full(self, e: FileEntry) -> tuple[bytes, bool]:
         """xxh3_128 of the whole file, and whether it is still what the scan saw."""
@@ -186,13 +190,7 @@ class _Reader:
         finally:
             os.close(fd)
         self.bytes_read += got
-        ok = (
-            got == size
-            and st.st_size == e.size
-            and st.st_mtime_ns == e.mtime_ns
-            and (not e.ino or (st.st_ino == e.ino and st.st_dev == e.dev))
-        )
-        return h.digest(), ok
+        return h.digest(), got == size and _same_file(st, e)
 
 
 def find_duplicates(
