@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from common import have, make_flat_tree, sh, timed, tui_batch_cmd
+from common import ensure_tool, make_flat_tree, sh, timed, tui_batch_cmd
 
 
 def main() -> None:
@@ -35,10 +35,10 @@ def main() -> None:
                      f"> /dev/null 2>&1",
         "xargs": f"find {tree} -type f -name '*.txt' | xargs -P{w} -n1 true",
     }
-    if have("parallel"):
+    if ensure_tool("parallel"):
         tools["parallel"] = f"find {tree} -type f -name '*.txt' | parallel --will-cite -j{w} true"
     else:
-        print("(GNU parallel not installed: apt-get install parallel)")
+        print("(GNU parallel could not be installed: apt-get install parallel)")
     results = {}
     for name, cmd in tools.items():
         sh(cmd, env=env)  # warm-up

@@ -54,3 +54,24 @@ def sh(cmd: str, **kw: object) -> None:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+_apt_updated = False
+
+
+def ensure_tool(tool: str, apt_package: str | None = None) -> bool:
+    """Make sure the peer a benchmark compares against is installed: the benchmark's own
+    set-up installs it from Debian's packages (never a project dependency). False when it
+    cannot be had (not root, no apt), so the benchmark says so and skips that column."""
+    global _apt_updated
+    if have(tool):
+        return True
+    if os.geteuid() != 0 or not have("apt-get"):
+        return False
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-q"], check=False, **quiet)  # type: ignore[call-overload]
+        _apt_updated = True
+    subprocess.run(["apt-get", "install", "-y", "-q", apt_package or tool], check=False,
+                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), **quiet)  # type: ignore[call-overload]
+    return have(tool)

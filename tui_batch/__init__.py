@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Batch": "api",
     "Job": "api",
+    "JobNotRunning": "api",
     "Engine": "engine",
     "Task": "engine",
     "Stats": "engine",

@@ -32,12 +32,31 @@ def fail(field: str, message: str) -> NoReturn:
 
 class _Group(click.Group):
     """`tui-batch DIR` opens the TUI on DIR: an unknown first word that is not an option is a
-    folder for the default `open` command, not a typo'd subcommand."""
+    folder for the default `open` command, not a typo'd subcommand. A leading ``--db PATH``
+    goes with it: to `open` (``tui-batch --db X [DIR]``) or to the command that follows
+    (``tui-batch --db X jobs``), so the store can be named before or after the command."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = self._hoist_db(list(args))
         if args and not args[0].startswith("-") and args[0] not in self.commands:
             args = ["open", *args]
         return super().parse_args(ctx, args)
+
+    def _hoist_db(self, args: list[str]) -> list[str]:
+        if args[:1] == ["--db"] and len(args) >= 2:
+            db, rest = args[:2], args[2:]
+        elif args and args[0].startswith("--db="):
+            db, rest = args[:1], args[1:]
+        else:
+            return args
+        if not rest or rest[0].startswith("-"):
+            return args  # `--db X` alone or before --help/--version: the group's own option
+        cmd = self.commands.get(rest[0])
+        if cmd is None:
+            return ["open", *db, *rest]  # `--db X DIR`
+        if any(p.name == "db" for p in cmd.params):
+            return [rest[0], *db, *rest[1:]]
+        return args
 
 
 def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,7 +84,7 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _action_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--exec", "-x", "exec_", metavar="TEMPLATE",
-                     help="Command per file: {} {/} {//} {.} {/.} {out}."),
+                     help="Command per file: {} {/} {//} {.} {/.} {out} {out.EXT}."),
         click.option("--shell", is_flag=True,
                      help="Run the template with sh -c (names passed as arguments, never pasted)."),
         click.option("--action", "-a", "action_name", metavar="NAME",
@@ -81,19 +100,24 @@ def _action_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--workers", "-j", type=int, metavar="N",
-                     help="Parallel tasks (default: CPUs)."),
+                     help="Parallel tasks, 1 to 1024 (default: CPUs)."),
         click.option("--priority", metavar="P", help="low, normal, high or urgent."),
-        click.option("--retries", type=int, metavar="N", help="Extra attempts after a failure."),
-        click.option("--backoff", type=float, metavar="S", help="First retry delay (doubles)."),
-        click.option("--timeout", type=float, metavar="S", help="Seconds per attempt."),
+        click.option("--retries", type=int, metavar="N",
+                     help="Extra attempts after a failure (0 to 100)."),
+        click.option("--backoff", type=float, metavar="S",
+                     help="First retry delay, 0 to 3600 (doubles)."),
+        click.option("--timeout", type=float, metavar="S",
+                     help="Seconds per attempt (more than 0, at most 30 days)."),
         click.option("--no-retry-code", multiple=True, type=int, metavar="CODE",
-                     help="Exit code that is never retried (repeatable)."),
+                     help="Exit code (0 to 255) that is never retried (repeatable)."),
         click.option("--halt-after", type=int, metavar="N",
-                     help="Start no new task after N failures."),
+                     help="Start no new task after N failures (N >= 1)."),
         click.option("--halt-percent", type=float, metavar="PCT",
-                     help="Start no new task once PCT% of finished tasks failed."),
+                     help="Start no new task once PCT% (more than 0, at most 100) of "
+                          "finished tasks failed."),
         click.option("--dedupe/--no-dedupe", default=None,
-                     help="Skip duplicate files (default on)."),
+                     help="Skip duplicate files (default on, off for actions that write one "
+                          "output per file: copy, gzip, {out} templates)."),
         click.option("--out", metavar="DIR", help="Output folder (mirrors the input tree)."),
     ]
     for o in reversed(opts):
@@ -123,16 +147,28 @@ def _parse_opts(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
-    """CLI flags (over an optional recipe) -> a validated JobSpec."""
-    from .filters import filter_from_options
-    from .recipe import load_recipe_dict
+    """CLI flags (over an optional recipe) -> a validated JobSpec.
 
-    base: dict[str, Any] = {}
-    if kw.get("recipe"):
-        base = load_recipe_dict(kw["recipe"])
-    fbase: dict[str, Any] = dict(base.get("filter") or {})
-    abase: dict[str, Any] = dict(base.get("action") or {})
-    sbase: dict[str, Any] = dict(base.get("settings") or {})
+    A recipe's values are all validated first, inside its blame (errors name the file, the
+    key and its line), including those a flag overrides: a wrong recipe is never half used.
+    """
+    from .filters import check_out_dir, filter_from_dict, filter_from_options
+    from .limits import CLI_WORKERS
+    from .model import FilterSpec
+    from .recipe import read_recipe
+
+    recipe = read_recipe(kw["recipe"]) if kw.get("recipe") else None
+    cli_action = kw.get("exec_") is not None or kw.get("action_name") is not None
+    rflt: FilterSpec | None = None
+    raction: ActionSpec | None = None
+    settings = EngineSettings()
+    if recipe is not None:
+        with recipe.blame():
+            # the recipe's roots only matter (and must exist) when none are given here
+            rflt = filter_from_dict(recipe.table("filter"), check_roots=not roots)
+            if recipe.table("action"):
+                raction = ActionSpec.from_dict(recipe.table("action"), partial=cli_action)
+            settings = EngineSettings.from_dict(recipe.table("settings"))
 
     exts: list[str] = []
     for e in kw.get("ext") or ():
@@ -141,47 +177,44 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
         kw.get(k) for k in ("ext", "min_size", "max_size", "newer", "older", "name", "exclude",
                             "exclude_re", "hidden", "follow", "no_ignore")
     )
-    if base and not roots and not given_filter:
-        from .model import FilterSpec
-
-        flt = FilterSpec.from_dict(fbase)
+    if rflt is not None and not roots and not given_filter:
+        flt = rflt
     else:
-        def pick(key: str, recipe_key: str, default: Any = None) -> Any:
+        base = rflt or FilterSpec()
+
+        def pick(key: str, recipe_value: Any) -> Any:
             v = kw.get(key)
-            if v not in (None, (), False, ""):
-                return v
-            return fbase.get(recipe_key, default)
+            return v if v not in (None, (), False, "") else recipe_value
 
         flt = filter_from_options(
-            roots=list(roots) or list(fbase.get("roots") or ["."]),
-            ext=exts or list(fbase.get("extensions") or []),
-            min_size=_as_text(pick("min_size", "min_size")),
-            max_size=_as_text(pick("max_size", "max_size")),
-            newer=_as_text(pick("newer", "newer")),
-            older=_as_text(pick("older", "older")),
-            name=pick("name", "name_regex"),
-            exclude=list(kw.get("exclude") or ()) + list(fbase.get("excludes") or []),
-            exclude_re=list(kw.get("exclude_re") or ()) + list(fbase.get("exclude_res") or []),
-            hidden=bool(kw.get("hidden") or fbase.get("hidden", False)),
-            follow=bool(kw.get("follow") or fbase.get("follow", False)),
-            no_ignore=bool(kw.get("no_ignore") or not fbase.get("use_ignore", True)),
+            roots=list(roots) or list(base.roots),
+            ext=exts or list(base.extensions),
+            min_size=pick("min_size", base.min_size),
+            max_size=pick("max_size", base.max_size),
+            newer=pick("newer", base.newer),
+            older=pick("older", base.older),
+            name=pick("name", base.name_regex),
+            exclude=list(kw.get("exclude") or ()) + list(base.excludes),
+            exclude_re=list(kw.get("exclude_re") or ()) + list(base.exclude_res),
+            hidden=bool(kw.get("hidden") or base.hidden),
+            follow=bool(kw.get("follow") or base.follow),
+            no_ignore=bool(kw.get("no_ignore") or not base.use_ignore),
         )
 
-    if kw.get("exec_") is not None or kw.get("action_name") is not None:
+    if cli_action:
         action = ActionSpec(
             template=kw.get("exec_"), shell=bool(kw.get("shell")), name=kw.get("action_name"),
-            options={**{str(k): str(v) for k, v in (abase.get("options") or {}).items()},
+            options={**(raction.options if raction is not None else {}),
                      **_parse_opts(kw.get("opt") or ())},
         )
         action.check()
-    elif abase:
-        action = ActionSpec.from_dict(abase)
+    elif raction is not None:
+        action = raction
         action.shell = action.shell or bool(kw.get("shell"))
         action.options.update(_parse_opts(kw.get("opt") or ()))
     else:
         fail("--exec", "no action: give --exec TEMPLATE or --action NAME")
 
-    settings = EngineSettings.from_dict(sbase) if sbase else EngineSettings()
     for key, attr in (("workers", "workers"), ("retries", "retries"), ("backoff", "backoff"),
                       ("timeout", "timeout"), ("halt_after", "halt_after_failures"),
                       ("halt_percent", "halt_failure_percent"), ("out", "out_dir")):
@@ -193,16 +226,14 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
         settings.dedupe = kw["dedupe"]
     if kw.get("no_retry_code"):
         settings.no_retry_exit_codes = list(kw["no_retry_code"])
-    if kw.get("workers") is not None and kw["workers"] < 1:
-        fail("--workers", "must be at least 1")
+    if kw.get("workers") is not None:
+        CLI_WORKERS.check(kw["workers"])
     settings.check()
     if settings.out_dir is not None:
         settings.out_dir = os.path.abspath(settings.out_dir)
-    return JobSpec(filter=flt, action=action, settings=settings, name=base.get("name"))
-
-
-def _as_text(v: Any) -> str | None:
-    return None if v is None else str(v)
+        check_out_dir(flt.roots, settings.out_dir)
+    name = recipe.data.get("name") if recipe is not None else None
+    return JobSpec(filter=flt, action=action, settings=settings, name=name)
 
 
 def _want_tui(as_json: bool, headless: bool) -> bool:
@@ -217,6 +248,34 @@ def _open_store(db: str | None) -> Any:
     return Store(db)
 
 
+def _open_existing_store(db: str | None, job_id: int) -> Any:
+    """The store for a command about a job already in it (``resume``): refuse, creating
+    nothing, when there is no store at all (a mistyped --db must not make an empty one)."""
+    from .store import ENV_VAR, Store
+
+    path = Store.resolve_path(db)
+    if not os.path.exists(path):
+        fail("--db" if db is not None or not os.environ.get(ENV_VAR) else ENV_VAR,
+             f"no job store at {path}, so no job {job_id}")
+    return Store(path)
+
+
+def _open_store_readonly(db: str | None) -> Any:
+    """The store for a command that only reads (``jobs``): opened read-only, so it works on
+    a store the user may read but not write, and never creates one. None when no --db or
+    TUI_BATCH_DB was given and the default store does not exist yet (nothing was run)."""
+    from .store import ENV_VAR, Store
+
+    path = Store.resolve_path(db)  # InputError for an unknown ~user
+    if not os.path.exists(path):
+        if db is not None:
+            fail("--db", f"no job store at {path}")
+        if os.environ.get(ENV_VAR):
+            fail(ENV_VAR, f"no job store at {path}")
+        return None
+    return Store(path, readonly=True)
+
+
 def _reporter_style(as_json: bool) -> str:
     if as_json:
         return "json"
@@ -225,7 +284,7 @@ def _reporter_style(as_json: bool) -> str:
 
 async def _run_runner(runner: JobRunner, style: str) -> int:
     """Run a job headless with progress output and Ctrl-C / SIGTERM handling."""
-    reporter = Reporter(runner.engine, style, job_id=runner.job_id)
+    reporter = Reporter(runner.engine, style, job_id=runner.job_id, db=runner.store.path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, runner.stop)
@@ -245,7 +304,7 @@ def _run_headless(store: Any, job_id: int, style: str, workers: int | None = Non
 
 
 def _print_dry_run(plan: Any, as_json: bool) -> None:
-    from .actions import TaskContext
+    from .actions import TaskContext, plan_notes
 
     action: Any = plan.action
     settings = plan.spec.settings
@@ -281,12 +340,16 @@ def _print_dry_run(plan: Any, as_json: bool) -> None:
     p = plan.preview
     summary = (f"{p.count} files, {p.total_bytes} bytes, {p.duplicates} duplicates, "
                f"{p.collisions} output collisions (dry run: nothing was run)")
+    notes = plan_notes(action, settings)  # the same words as the TUI preview and a run
     if as_json:
         click.echo(json.dumps({"event": "summary", "files": p.count, "bytes": p.total_bytes,
                                "duplicates": p.duplicates, "collisions": p.collisions,
+                               "dedupe": bool(settings.dedupe), "notes": notes,
                                "dry_run": True}))
     else:
         click.echo(summary, err=True)
+        for note in notes:
+            click.echo(f"tui-batch: {note}", err=True)
 
 
 def _report_issues(plan: Any, as_json: bool) -> None:
@@ -312,12 +375,15 @@ def _check_collisions(plan: Any) -> None:
 
 @click.group(cls=_Group, context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(package_name="tui-batch")
+@click.option("--db", metavar="PATH",
+              help="Job store of the TUI, or of the command that follows "
+                   "(default: user data folder).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, db: str | None = None) -> None:
     """Batch-process files: pick them with filters, preview, run an action on each in
     parallel, and watch it on a live dashboard. Without a command: open the TUI here."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(open_cmd, folder=None)
+        ctx.invoke(open_cmd, folder=None, db=db)
 
 
 @cli.command("open", hidden=True)
@@ -327,6 +393,10 @@ def open_cmd(folder: str | None, db: str | None = None) -> None:
     """Open the TUI on FOLDER (default: the current folder)."""
     if folder is not None and not os.path.isdir(folder):
         fail("FOLDER", f"no such folder: {folder}")
+    if not _want_tui(False, False):
+        # without a terminal Textual would draw into a pipe and wait for keys forever
+        fail("TUI", "needs a terminal (stdin and stdout); in a script use "
+                    "'tui-batch run ROOT --exec TEMPLATE' (see 'tui-batch run --help')")
     from .ui import run_tui
 
     sys.exit(run_tui(root=folder or ".", db=db, start="form"))
@@ -375,15 +445,18 @@ def _plan_and_create(store: Any, spec: JobSpec, *, as_json: bool, dry_run: bool)
 
 @cli.command("resume", context_settings=CONTEXT)
 @click.argument("job_id", type=int)
-@click.option("--workers", "-j", type=int, metavar="N", help="Change the worker count.")
+@click.option("--workers", "-j", type=int, metavar="N",
+              help="Change the worker count (1 to 1024).")
 @_output_options
 def resume_cmd(job_id: int, workers: int | None, db: str | None, as_json: bool,
                headless: bool) -> None:
     """Finish job JOB_ID after a crash, a kill, Ctrl-C or a reboot. Tasks that succeeded are
     not run again; tasks that were running are run again (at-least-once)."""
-    if workers is not None and workers < 1:
-        fail("--workers", "must be at least 1")
-    store = _open_store(db)
+    if workers is not None:
+        from .limits import CLI_WORKERS
+
+        CLI_WORKERS.check(workers)
+    store = _open_existing_store(db, job_id)
     try:
         store.get_job(job_id)
         if _want_tui(as_json, headless):
@@ -399,36 +472,55 @@ def resume_cmd(job_id: int, workers: int | None, db: str | None, as_json: bool,
 @click.option("--db", metavar="PATH", help="Job store (default: user data folder).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per job.")
 def jobs_cmd(db: str | None, as_json: bool) -> None:
-    """List the jobs in the job store with their task counts."""
-    store = _open_store(db)
-    try:
-        jobs = store.list_jobs()
-    finally:
-        store.close()
+    """List the jobs in the job store with their task counts. A job whose process died is
+    shown interrupted, with the command that resumes it."""
+    from .hints import resume_command
+    from .liveness import effective_counts, effective_state, job_liveness, tasks_left
+
+    store = _open_store_readonly(db)
+    jobs: list[Any] = []
+    live: list[tuple[bool, int | None]] = []
+    if store is not None:
+        try:
+            jobs = store.list_jobs()
+            live = [job_liveness(store, j.id, spec=j.spec, state=j.state) for j in jobs]
+        finally:
+            store.close()
+    rows = []
+    for j, (running, pid) in zip(jobs, live, strict=True):
+        counts = effective_counts(j.counts, running)
+        left = tasks_left(counts)
+        state = effective_state(j.state, running)
+        hint = resume_command(j.id, store.path) if left and not running else None
+        rows.append((j, state, counts, left, pid, hint))
     if as_json:
-        for j in jobs:
+        for j, state, counts, left, pid, hint in rows:
             click.echo(json.dumps({
-                "id": j.id, "state": j.state, "created_at": j.created_at,
+                "id": j.id, "state": state, "created_at": j.created_at,
                 "updated_at": j.updated_at, "name": j.name, "total": j.total,
-                "counts": j.counts, "roots": (j.spec.get("filter") or {}).get("roots"),
+                "counts": counts, "left": left, "pid": pid, "resume": hint,
+                "roots": (j.spec.get("filter") or {}).get("roots"),
                 "action": ActionSpec.from_dict(j.spec.get("action") or {}).label,
             }))
         return
-    if not jobs:
+    if not rows:
         click.echo("no jobs yet (tui-batch run ... creates one)")
         return
     import datetime as dt
 
     click.echo(f"{'ID':>5}  {'CREATED':16}  {'STATE':11}  {'DONE':>7}  {'FAILED':>6}  "
                f"{'LEFT':>6}  {'TOTAL':>7}  ACTION / ROOTS")
-    for j in jobs:
-        c = j.counts
-        left = c.get("queued", 0) + c.get("running", 0) + c.get("interrupted", 0)
+    for j, state, c, left, _, _ in rows:
         created = dt.datetime.fromtimestamp(j.created_at).strftime("%Y-%m-%d %H:%M")
-        roots = " ".join((j.spec.get("filter") or {}).get("roots") or [])
+        roots = " ".join(display_path(r) for r in (j.spec.get("filter") or {}).get("roots") or [])
         label = ActionSpec.from_dict(j.spec.get("action") or {}).label
-        click.echo(f"{j.id:>5}  {created:16}  {j.state:11}  {c.get('done', 0):>7}  "
+        click.echo(f"{j.id:>5}  {created:16}  {state:11}  {c.get('done', 0):>7}  "
                    f"{c.get('failed', 0):>6}  {left:>6}  {j.total:>7}  {label}  [{roots}]")
+    for j, state, _, left, pid, hint in rows:
+        if hint:
+            click.echo(f"job {j.id} {state}, {left:,} left: {hint}")
+        elif pid:
+            click.echo(f"job {j.id} is running in process {pid}")
 
 
 @cli.command("actions", context_settings=CONTEXT)
@@ -445,29 +537,45 @@ def actions_cmd() -> None:
 
 @cli.command("demo", context_settings=CONTEXT)
 @click.option("--headless", is_flag=True, help="Run the demo job without the TUI.")
-@click.option("--db", metavar="PATH", help="Job store (default: a temp file).")
-def demo_cmd(headless: bool, db: str | None) -> None:
+@click.option("--db", metavar="PATH", help="Job store (default: a file in the demo tree).")
+@click.option("--keep", is_flag=True,
+              help="Keep the demo tree (and its job store) at exit, to look at or resume; "
+                   "by default it is removed, also after Ctrl-C, SIGTERM or SIGHUP.")
+@click.option("--delay", type=float, default=0.4, show_default=True, metavar="S",
+              help="Simulated work per file, in seconds (0 to 60; 0: full speed).")
+def demo_cmd(headless: bool, db: str | None, keep: bool, delay: float) -> None:
     """Make a sample tree in a temp folder and open the TUI on it."""
-    import tempfile
+    from .demo import DELAY, DemoTree, demo_spec, kept_report
+    from .hints import forget_jobs_on_exit
 
-    from .demo import demo_spec, make_demo_tree
+    DELAY.check(delay)
+    code = 0
+    with DemoTree(keep=keep) as tree:
+        spec = demo_spec(tree.folder, delay)
+        store_path = db or tree.db
+        if keep:
+            click.echo(f"demo tree: {tree.folder} (kept at exit)", err=True)
+        else:
+            click.echo(f"demo tree: {tree.folder} (removed at exit; --keep keeps it)", err=True)
+            forget_jobs_on_exit("the demo tree is removed at exit, so there is nothing to "
+                                "resume ('tui-batch demo --keep' keeps it)")
+        tui = not headless and _want_tui(False, False)
+        if not tui:
+            store = _open_store(store_path)
+            try:
+                job_id = create_job(store, plan_job(spec, store=store))
+                code = _run_headless(store, job_id, _reporter_style(False))
+            finally:
+                store.close()
+        else:
+            from .ui import run_tui
 
-    folder = tempfile.mkdtemp(prefix="tui-batch-demo-")
-    make_demo_tree(folder)
-    spec = demo_spec(folder)
-    db = db or os.path.join(folder, ".tui-batch-demo.db")
-    click.echo(f"demo tree: {folder}", err=True)
-    if headless or not _want_tui(False, False):
-        store = _open_store(db)
-        try:
-            plan = plan_job(spec, store=store)
-            job_id = create_job(store, plan)
-            sys.exit(_run_headless(store, job_id, _reporter_style(False)))
-        finally:
-            store.close()
-    from .ui import run_tui
-
-    sys.exit(run_tui(root=folder, spec=spec, db=db, start="form"))
+            code = run_tui(root=tree.folder, spec=spec, db=store_path, start="form")
+        if keep:
+            # headless: the run's own summary already said how to resume
+            for line in kept_report(tree.folder, store_path, resume=tui):
+                click.echo(line)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

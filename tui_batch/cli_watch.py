@@ -26,7 +26,7 @@ import click
 import humanize
 
 from .engine import EngineEvent, Event, Stats, TaskEvent
-from .errors import InputError
+from .limits import GRACE, RESCAN, RESCAN_MIN, RETAIN, SETTLE, check_watch_options
 from .model import TaskState
 from .progress import Reporter, display_path, fmt_duration, stats_dict
 from .watch import (
@@ -271,23 +271,27 @@ def _make_command() -> click.Command:
     @_engine_options
     @_output_options
     @click.option("--settle", type=float, default=DEFAULT_SETTLE, show_default=True, metavar="S",
-                  help="Queue a file once its size and mtime stayed the same this long.")
+                  help="Queue a file once its size and mtime stayed the same this long "
+                       f"({SETTLE.describe()}).")
     @click.option("--poll", is_flag=True,
                   help="Poll instead of OS notifications (network file systems).")
     @click.option("--rescan", type=float, default=DEFAULT_RESCAN, show_default=True, metavar="S",
-                  help="Reconcile scan every S seconds, for events the OS dropped (0: never).")
+                  help="Reconcile scan every S seconds, for events the OS dropped (0: never; "
+                       f"else {RESCAN_MIN:g} to {RESCAN.hi:g}).")
     @click.option("--on-stop", type=click.Choice(ON_STOP_CHOICES), default="finish",
                   show_default=True,
                   help="On SIGTERM/SIGHUP: let running tasks finish (within --grace), or "
                        "stop them.")
     @click.option("--grace", type=float, metavar="S",
-                  help="Seconds running tasks get to finish on stop (default 5).")
+                  help=f"Seconds running tasks get to finish on stop ({GRACE.describe()}; "
+                       "default 5).")
     @click.option("--watch-id", metavar="NAME",
                   help="Name this watch's state and job (default: from roots, filter, action).")
     @click.option("--temp", multiple=True, metavar="GLOB",
                   help="Also ignore files named like this until renamed (repeatable).")
     @click.option("--retain", type=int, default=DEFAULT_RETAIN, show_default=True, metavar="N",
-                  help="Finished tasks kept in memory for display (the counts keep counting).")
+                  help="Finished tasks kept in memory for display (the counts keep counting; "
+                       f"{RETAIN.describe()}).")
     def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, on_stop: str,
                   grace: float | None, watch_id: str | None, temp: tuple[str, ...], retain: int,
                   db: str | None, as_json: bool, headless: bool, **kw: Any) -> None:
@@ -295,12 +299,9 @@ def _make_command() -> click.Command:
         file that matches the filter, once per content version, as soon as it is completely
         written. Files that arrived while tui-batch was not running are processed at start."""
         spec = build_spec(roots, kw)
+        check_watch_options(settle=settle, rescan=rescan, grace=grace, retain=retain)
         if grace is not None:
-            if grace < 0:
-                raise InputError("--grace", "must be 0 or more seconds")
             spec.settings.kill_grace = grace
-        if retain < 1:
-            raise InputError("--retain", "must be at least 1")
         if _want_tui(as_json, headless):
             from .ui import run_tui
 

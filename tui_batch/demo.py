@@ -14,7 +14,12 @@ are identical on every machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import xxhash
@@ -22,6 +27,7 @@ import xxhash
 from .actions import TaskContext
 from .actions.base import ActionError
 from .actions.python import action
+from .limits import Limit
 from .model import ActionSpec, EngineSettings, FilterSpec, JobSpec
 
 DEMO_MTIME = 1_714_561_200  # 2024-05-01 11:00 UTC: fixed so previews are reproducible
@@ -180,11 +186,97 @@ async def inspect_file(ctx: TaskContext) -> str:
     return f"{lines} lines, {len(data)} bytes, xxh3 {digest}\n"
 
 
-def demo_spec(path: str | os.PathLike[str]) -> JobSpec:
-    """The demo job: every file of the tree, 3 workers, 2 retries, duplicates skipped."""
+def demo_spec(path: str | os.PathLike[str], delay: float = 0.4) -> JobSpec:
+    """The demo job: every file of the tree, 3 workers, 2 retries, duplicates skipped.
+    ``delay``: seconds of simulated work per file (on average; 0 runs it at full speed)."""
     return JobSpec(
         filter=FilterSpec(roots=[os.fspath(path)]),
-        action=ActionSpec(name=ACTION_REF, options={"delay": "0.4"}),
+        action=ActionSpec(name=ACTION_REF, options={"delay": f"{delay:g}"}),
         settings=EngineSettings(workers=3, retries=2, backoff=0.5, dedupe=True),
         name="demo",
     )
+
+
+DEMO_DB_NAME = ".tui-batch-demo.db"
+"""The demo's own job store, inside its tree, so the user's job list stays clean."""
+
+_REAPER = (
+    "import shutil, sys\n"
+    "sys.stdin.buffer.read()\n"  # returns at EOF: the demo process has ended, however it ended
+    "shutil.rmtree(sys.argv[1], ignore_errors=True)\n"
+)
+
+
+class DemoTree:
+    """The demo's temp tree for the life of one process.
+
+    Removed when the process ends unless kept: by :meth:`close` on a normal exit, Ctrl-C or
+    SIGTERM/SIGHUP during a headless run (both end in an orderly way), and by a small reaper
+    process otherwise. The reaper is needed because a signal's default action (SIGTERM or
+    SIGHUP to the TUI, which handles neither, or kill -9) ends the process without running any
+    Python code; the reaper waits for its stdin pipe to reach EOF, which the kernel delivers
+    when the last holder of the other end exits. It runs in a session of its own, so the
+    Ctrl-C or hang-up that ends the demo does not end it too.
+    """
+
+    def __init__(self, *, keep: bool, parent: str | None = None) -> None:
+        import tempfile
+
+        self.keep = keep
+        """Leave the tree (and its job store) in place at exit."""
+        self.folder = tempfile.mkdtemp(prefix="tui-batch-demo-", dir=parent)
+        """The tree's root (a fresh temp folder)."""
+        self.db = os.path.join(self.folder, DEMO_DB_NAME)
+        """Where the demo's job store goes unless --db names another."""
+        self._reaper: subprocess.Popen[bytes] | None = None
+        if not keep:
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-c", _REAPER, self.folder], stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+                start_new_session=True, close_fds=True,
+            )
+        make_demo_tree(self.folder)
+
+    def close(self) -> None:
+        """Remove the tree now (unless kept) and let the reaper go."""
+        if self.keep:
+            return
+        shutil.rmtree(self.folder, ignore_errors=True)
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            assert reaper.stdin is not None
+            reaper.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # it only removes a folder
+                reaper.wait(timeout=5)
+
+    def __enter__(self) -> DemoTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+DELAY = Limit("--delay", 0, 60, unit=" seconds")
+"""Range of ``tui-batch demo --delay``."""
+
+
+def kept_report(folder: str, db: str, *, resume: bool) -> list[str]:
+    """What a kept demo prints at exit: where the tree and its store are, and (``resume``)
+    the command that finishes each unfinished job of that store."""
+    from .hints import resume_command
+    from .store import Store
+
+    db_abs = os.path.abspath(db)
+    lines = [f"demo tree kept: {folder}",
+             f"its jobs: tui-batch jobs --db {shlex.quote(db_abs)}"]
+    if resume and os.path.exists(db_abs):  # never create a store just to report on it
+        store = Store(db_abs)
+        try:
+            jobs = store.list_jobs()
+        finally:
+            store.close()
+        for job in jobs:
+            c = job.counts
+            if c.get("queued", 0) + c.get("running", 0) + c.get("interrupted", 0):
+                lines.append(f"resume with: {resume_command(job.id, db_abs)}")
+    return lines

@@ -27,6 +27,7 @@ Matching rules (documented once, here):
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import re
 import stat as _stat
@@ -44,6 +45,7 @@ __all__ = [
     "IGNORE_FILES",
     "CompiledFilter",
     "IgnoreChain",
+    "check_out_dir",
     "compile_filter",
     "filter_from_dict",
     "filter_from_options",
@@ -154,6 +156,8 @@ def parse_when(text: str | float | _dt.datetime, field: str, now: float | None =
     if isinstance(text, bool):
         raise InputError(field, f"not a date or age: {text!r}")
     if isinstance(text, int | float):
+        if not math.isfinite(text):
+            raise InputError(field, f"not a date or age: {text!r}")
         return float(text)
     if isinstance(text, _dt.datetime):
         return text.timestamp()
@@ -165,9 +169,12 @@ def parse_when(text: str | float | _dt.datetime, field: str, now: float | None =
         return ref
     if s.startswith("@"):
         try:
-            return float(s[1:])
+            epoch = float(s[1:])
         except ValueError:
             raise InputError(field, f"not an epoch time: {s!r}") from None
+        if not math.isfinite(epoch):
+            raise InputError(field, f"not an epoch time: {s!r}")
+        return epoch
     dur = _parse_duration(s)
     if dur is not None:
         return ref - dur
@@ -317,6 +324,25 @@ def _check_exclude(value: str, field: str) -> str:
         except re.error as exc:
             raise InputError(field, f"bad glob {value!r}: {exc}") from None
     return value
+
+
+def check_out_dir(roots: Sequence[str], out_dir: str | None) -> None:
+    """Refuse an output folder that is an input root, however it is spelled.
+
+    Compared as real paths, so a symlink to the root, ``root/sub/..`` or a root given through
+    a link all count: the scan prunes the output folder, so such a job would silently select
+    no file (and its outputs would land among the inputs). Shared by every client (the CLI
+    here, the TUI form and the Python API through ``jobs.plan_job``).
+    """
+    if not out_dir:
+        return
+    out_abs = os.path.abspath(os.path.expanduser(out_dir))
+    out_real = os.path.realpath(out_abs)
+    for root in roots:
+        root_abs = os.path.abspath(os.path.expanduser(root))
+        if out_abs == root_abs or out_real == os.path.realpath(root_abs):
+            how = "" if out_abs == root_abs else f" ({out_dir!r} and {root!r} are one folder)"
+            raise InputError("--out", f"the output folder cannot be the input folder{how}")
 
 
 _DICT_KEYS = set(FilterSpec.__dataclass_fields__)
@@ -743,45 +769,95 @@ class CompiledFilter:
         symlinks only with ``follow``). ``st`` saves a stat when the caller has one (an
         ``lstat`` result unless following symlinks). Paths outside every root give None.
         """
-        loc = self.locate(path)
-        if loc is None:
-            return None
-        i, rel = loc
+        stat = None if st is None else (lambda _p: st)
+        return self.entries_for((path,), stat).get(path)
+
+    def entries_for(
+        self,
+        paths: Iterable[str],
+        stat: Callable[[str], os.stat_result | None] | None = None,
+    ) -> dict[str, FileEntry]:
+        """:meth:`entry_for` for a batch of paths: ``{path: FileEntry}`` of the selected ones.
+
+        Watch mode gets thousands of files in a few folders in one burst; the folder rules
+        (hidden, excluded, ignore files from the root down) are worked out once per folder per
+        call instead of once per file. ``stat(path)`` gives a path's stat (an ``lstat``
+        result unless following symlinks) or None when it is gone; default: the file system.
+        """
+        folders: dict[tuple[int, str], IgnoreChain | None] = {}  # None: folder not selected
+        out: dict[str, FileEntry] = {}
+        for path in paths:
+            loc = self._locate_fast(path)
+            if loc is None or self.root_excluded(loc[0]):
+                continue
+            i, rel = loc
+            dir_rel, _, name = rel.rpartition("/")
+            chain = self._folder_chain(folders, i, dir_rel)
+            if chain is None or not self.match_name(rel, name, i):
+                continue
+            if chain and ignored(chain, rel, False):
+                continue
+            root = self.roots[i]
+            full = os.path.join(root, rel)
+            entry = self._entry(root, rel, full, stat(path) if stat else self._stat(full))
+            if entry is not None:
+                out[path] = entry
+        return out
+
+    def _locate_fast(self, path: str) -> tuple[int, str] | None:
+        # events name paths under a root as given: a prefix test avoids two realpath calls
+        for i, r in enumerate(self.roots):
+            b = r.rstrip("/") + "/"
+            if path.startswith(b) and len(path) > len(b):
+                return i, path[len(b) :]
+        return self.locate(path)
+
+    def _folder_chain(
+        self, folders: dict[tuple[int, str], IgnoreChain | None], i: int, dir_rel: str
+    ) -> IgnoreChain | None:
+        """The ignore rules in force inside one folder, or None if the folder is not scanned
+        (excluded, hidden, or ignored itself or on the way); memoised in ``folders``."""
+        key = (i, dir_rel)
+        if key in folders:
+            return folders[key]
         root = self.roots[i]
-        if self.root_excluded(i):
-            return None
-        parts = rel.split("/")
-        name = parts[-1]
-        chain: list[tuple[int, pathspec.GitIgnoreSpec]] = []
-        dir_rel = ""
+        if dir_rel:
+            parent_rel, _, comp = dir_rel.rpartition("/")
+            parent = self._folder_chain(folders, i, parent_rel)
+            if parent is None or self.excluded_dir(dir_rel, comp, i) or (
+                parent and ignored(parent, dir_rel, True)
+            ):
+                folders[key] = None
+                return None
+            chain, prefix = parent, len(dir_rel) + 1
+        else:
+            chain, prefix = (), 0
         if self.use_ignore:
-            s = self._ignore_spec_cached(root)
-            if s is not None:
-                chain.append((0, s))
-        for comp in parts[:-1]:
-            dir_rel = f"{dir_rel}/{comp}" if dir_rel else comp
-            if self.excluded_dir(dir_rel, comp, i):
-                return None
-            if chain and ignored(tuple(chain), dir_rel, True):
-                return None
-            if self.use_ignore:
-                s = self._ignore_spec_cached(os.path.join(root, dir_rel))
-                if s is not None:
-                    chain.append((len(dir_rel) + 1, s))
-        if not self.match_name(rel, name, i):
-            return None
-        if chain and ignored(tuple(chain), rel, False):
-            return None
-        full = os.path.join(root, rel)
+            spec = self._ignore_spec_cached(os.path.join(root, dir_rel) if dir_rel else root)
+            if spec is not None:
+                chain = (*chain, (prefix, spec))
+        folders[key] = chain
+        return chain
+
+    def _stat(self, full: str) -> os.stat_result | None:
         try:
-            if st is None:
-                st = os.stat(full) if self.follow else os.lstat(full)
-            elif _stat.S_ISLNK(st.st_mode):
-                if not self.follow:
-                    return None
-                st = os.stat(full)
+            return os.stat(full) if self.follow else os.lstat(full)
         except OSError:
             return None
+
+    def _entry(
+        self, root: str, rel: str, full: str, st: os.stat_result | None
+    ) -> FileEntry | None:
+        """The size, time and file-type rules for one path whose name and folders passed."""
+        if st is None:
+            return None
+        if _stat.S_ISLNK(st.st_mode):
+            if not self.follow:
+                return None
+            try:
+                st = os.stat(full)
+            except OSError:
+                return None
         if not _stat.S_ISREG(st.st_mode):
             return None
         if not self.follow and os.path.islink(full):

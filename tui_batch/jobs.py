@@ -9,20 +9,29 @@ any moment leaves a job that ``resume`` can finish.
 from __future__ import annotations
 
 import asyncio
-import fcntl
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import Action, resolve_action
+from .actions import Action, default_dedupe, resolve_action
+from .actions.leftovers import remove_leftovers
 from .engine import Engine, EngineEvent, Event, Stats, Task, TaskEvent
 from .errors import InputError
+from .filters import check_out_dir
+from .liveness import flock_exclusive, job_liveness, job_lock_path
 from .model import FileEntry, FilterSpec, JobSpec, Priority, TaskState
 from .preview import Preview, build_preview
 from .scanner import ScanIssue, scan
 from .store import NewTask, Store
+
+__all__ = [
+    "CANCELLED", "CREATED", "DONE", "FAILED", "INTERRUPTED", "RUNNING", "JobRunner", "Plan",
+    "create_job", "job_liveness", "lock_job", "mirror_event", "plan_job", "run_spec",
+    "unlock_job",
+]
 
 # Job states as stored.
 CREATED, RUNNING, DONE, FAILED, INTERRUPTED, CANCELLED = (
@@ -48,8 +57,11 @@ class Plan:
 def resolve_checked_action(spec: JobSpec) -> Action:
     """Resolve the action and let it check the settings it depends on (e.g. --out)."""
     spec.action.check()
+    spec.settings.check()  # the ranges every client gets (an API-built spec too)
     action = resolve_action(spec.action)
     action.check(spec.action, spec.settings)
+    if spec.settings.dedupe is None:  # not chosen: the action's default, stored with the job
+        spec.settings.dedupe = default_dedupe(action, spec.settings.out_dir)
     return action
 
 
@@ -58,11 +70,8 @@ def _scan_filter(spec: JobSpec) -> FilterSpec:
     flt = spec.filter
     out = spec.settings.out_dir
     if out:
+        check_out_dir(flt.roots, out)
         out_abs = os.path.abspath(out)
-        for root in flt.roots:
-            root_abs = os.path.abspath(root)
-            if out_abs == root_abs:
-                raise InputError("--out", "the output folder cannot be the input folder")
         if out_abs not in flt.excludes:
             flt = FilterSpec(**{**flt.to_dict(), "excludes": [*flt.excludes, out_abs]})
     return flt
@@ -103,13 +112,13 @@ def create_job(
     exclude: Iterable[str] = (),
     priorities: Mapping[str, Priority] | None = None,
 ) -> int:
-    """Write the job and its tasks. ``exclude``: paths deselected in the preview."""
+    """Write the job and its tasks, in one transaction (a kill never leaves a job without
+    its tasks). ``exclude``: paths deselected in the preview."""
     excluded = set(exclude)
     prios = priorities or {}
     default = plan.spec.settings.priority
     spec = plan.spec.to_dict()
     spec["multi_root"] = plan.multi_root
-    job_id = store.create_job(spec, name=plan.spec.name)
     rows: list[NewTask] = []
     for row in plan.preview.rows:
         e = row.entry
@@ -125,8 +134,7 @@ def create_job(
                 reason=reason, duplicate_of=row.duplicate_of,
             )
         )
-    store.add_tasks(job_id, rows)
-    return job_id
+    return store.create_job(spec, name=plan.spec.name, tasks=rows)
 
 
 def _spec_from_store(data: dict[str, Any]) -> JobSpec:
@@ -171,18 +179,39 @@ def mirror_event(store: Store, engine: Engine, ev: Event) -> None:
         store.set_task_priority(int(data["task_id"]), int(data["priority"]))
 
 
+_held_locks: dict[int, tuple[int, int]] = {}
+"""Run-lock fds this process took -> (st_dev, st_ino) of the lock file (see below)."""
+
+
+def _close_locks_in_child() -> None:
+    # A forked pool worker must not keep the job's run lock after a kill -9 of its parent
+    # (the job would look alive, and refuse resume, while the worker finishes its item).
+    # Only fds that still are that lock file: a caller may have closed one itself, and the
+    # number may now belong to something else.
+    for fd, ident in list(_held_locks.items()):
+        with contextlib.suppress(OSError):
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == ident:
+                os.close(fd)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
 def lock_job(store: Store, job_id: int) -> int:
     """Take the job's run lock (an flock beside the database) or refuse.
 
     Two processes resuming one job would both mark the other's running tasks interrupted and
     run them again. flock is released by the kernel when the holder dies, even by kill -9, so
-    a crashed run never leaves a stale lock behind.
+    a crashed run never leaves a stale lock behind. The file is readable by others (0644, it
+    holds only the pid) so that :func:`job_liveness` can tell them who runs the job.
     """
-    folder = f"{store.path}.locks"
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, str(job_id)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path = job_lock_path(store.path, job_id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        flock_exclusive(fd)
     except BlockingIOError:
         owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
@@ -191,7 +220,15 @@ def lock_job(store: Store, job_id: int) -> int:
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
+    st = os.fstat(fd)
+    _held_locks[fd] = (st.st_dev, st.st_ino)
     return fd
+
+
+def unlock_job(fd: int) -> None:
+    """Release a run lock taken by :func:`lock_job`."""
+    _held_locks.pop(fd, None)
+    os.close(fd)
 
 
 class JobRunner:
@@ -210,7 +247,7 @@ class JobRunner:
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            unlock_job(self._lock_fd)
             self._lock_fd = None
 
     def _setup(self, job: Any, workers: int | None) -> None:
@@ -240,6 +277,12 @@ class JobRunner:
                     retry_base=rec.attempts,
                 )
             )
+        self.leftovers_removed = remove_leftovers(
+            self.action, self.spec.settings.out_dir,
+            ((t.root, t.rel) for t in tasks if t.state is not TaskState.SKIPPED),
+            bool(job.spec.get("multi_root")),
+        )
+        """Temporary outputs a killed earlier run left for this job's outputs (now removed)."""
         self.engine.submit(tasks)
         self.engine.subscribe(self._on_event)
         self.stopped = False
@@ -266,11 +309,15 @@ class JobRunner:
         return code
 
     def outcome(self, stats: Stats) -> tuple[int, str]:
-        """Exit code and job state for a finished engine run."""
+        """Exit code and job state for a finished engine run: ``cancelled`` when tasks were
+        cancelled by the user and none failed (exit 1 either way: the brief's "some task
+        failed or was cancelled")."""
         if self.stopped or stats.queued or stats.running:
             return EXIT_INTERRUPTED if self.stopped else EXIT_FAILED, INTERRUPTED
-        if stats.failed or stats.cancelled:
+        if stats.failed:
             return EXIT_FAILED, FAILED
+        if stats.cancelled:
+            return EXIT_FAILED, CANCELLED
         return EXIT_OK, DONE
 
     def _save(self, state: str) -> None:

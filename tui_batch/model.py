@@ -8,6 +8,7 @@ stores it as TOML; ``from_dict`` validates, so a hand-edited recipe is refused w
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,17 +112,37 @@ class ActionSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ActionSpec:
+    def from_dict(cls, data: Mapping[str, Any], *, partial: bool = False) -> ActionSpec:
+        """From a stored job or a recipe's ``[action]`` table; errors name the key
+        (``action.template``). ``partial``: only check the types, for a recipe whose action
+        the command line replaces (its options still apply)."""
+        if not isinstance(data, Mapping):
+            raise InputError("action", f"expected a table (template, shell, name, options), "
+                                       f"got {data!r}")
         known = {"template", "shell", "name", "options"}
         unknown = set(data) - known
         if unknown:
             raise InputError("action", f"unknown key(s): {', '.join(sorted(unknown))}")
+        for key in ("template", "name"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise InputError(f"action.{key}", f"expected text, got {data[key]!r}")
+        shell = data.get("shell", False)
+        if not isinstance(shell, bool):
+            raise InputError("action.shell", f"expected true or false, got {shell!r}")
         spec = cls(
             template=data.get("template"),
-            shell=bool(data.get("shell", False)),
+            shell=shell,
             name=data.get("name"),
-            options={str(k): str(v) for k, v in (data.get("options") or {}).items()},
+            options=_option_values(data.get("options")),
         )
+        if partial:
+            return spec
+        if spec.template is not None and spec.name is not None:
+            raise InputError("action", "give either template or name, not both")
+        if spec.template is None and spec.name is None:
+            raise InputError("action", "no action: give template or name")
+        if spec.template is not None and not spec.template.strip():
+            raise InputError("action.template", "the command template is empty")
         spec.check()
         return spec
 
@@ -142,6 +163,22 @@ class ActionSpec:
         return str(self.name)
 
 
+def _option_values(options: Any) -> dict[str, str]:
+    """Action options: a table of scalars, kept as text (``--opt KEY=VALUE`` is text too)."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise InputError("action.options", f"expected a table of KEY = VALUE, got {options!r}")
+    out: dict[str, str] = {}
+    for k, v in options.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif not isinstance(v, str | int | float):
+            raise InputError(f"action.options.{k}", f"expected text or a number, got {v!r}")
+        out[str(k)] = str(v)
+    return out
+
+
 @dataclass
 class EngineSettings:
     """How tasks are run. Defaults are what a user gets without flags."""
@@ -157,7 +194,7 @@ class EngineSettings:
     no_retry_exit_codes: list[int] = field(default_factory=list)
     halt_after_failures: int | None = None  # stop starting tasks after N failures
     halt_failure_percent: float | None = None  # ... or when this % of finished tasks failed
-    dedupe: bool = True
+    dedupe: bool | None = None  # None: the action decides (actions.default_dedupe)
     out_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,29 +203,58 @@ class EngineSettings:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EngineSettings:
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineSettings:
+        """From a stored job or a recipe's ``[settings]`` table; errors name the key
+        (``settings.workers``) and, for numbers, the allowed range."""
+        if not isinstance(data, Mapping):
+            raise InputError("settings", f"expected a table of engine settings, got {data!r}")
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise InputError("settings", f"unknown key(s): {', '.join(sorted(unknown))}")
         d = dict(data)
         if "priority" in d:
-            d["priority"] = Priority.parse(d["priority"])
+            if isinstance(d["priority"], bool):
+                raise InputError("settings.priority", f"unknown priority {d['priority']!r}")
+            d["priority"] = Priority.parse(d["priority"], "settings.priority")
         s = cls(**d)
-        s.check()
+        s.check(keys=True)
         return s
 
-    def check(self) -> None:
-        if self.workers < 0:
-            raise InputError("--workers", "must be 0 (one per CPU) or more")
-        if self.retries < 0:
-            raise InputError("--retries", "must be 0 or more")
-        if self.backoff < 0:
-            raise InputError("--backoff", "must be 0 or more seconds")
-        if self.timeout is not None and self.timeout <= 0:
-            raise InputError("--timeout", "must be more than 0 seconds")
-        if self.halt_failure_percent is not None and not 0 < self.halt_failure_percent <= 100:
-            raise InputError("--halt", "percentage must be in (0, 100]")
+    def check(self, *, keys: bool = False) -> None:
+        """Every value of the right type and in its range (:mod:`tui_batch.limits`).
+
+        Errors name the CLI flag, or the recipe/store key (``settings.<name>``) with ``keys``;
+        whole numbers given as integral floats (``4.0``) are normalised to ints.
+        """
+        from .limits import EXIT_CODE, OPTIONAL_SETTINGS, SETTINGS
+
+        def name(attr: str, flag: str) -> str:
+            return f"settings.{attr}" if keys else flag
+
+        for attr, limit in SETTINGS.items():
+            value = getattr(self, attr)
+            if value is None and attr in OPTIONAL_SETTINGS:
+                continue
+            field_name = name(attr, limit.flag)
+            if attr == "workers" and type(value) is int and value < 0:
+                raise InputError(field_name, "must be 0 (one per CPU) or more")
+            setattr(self, attr, limit.check(value, field_name))
+        codes = self.no_retry_exit_codes
+        if isinstance(codes, str | bytes) or not isinstance(codes, list | tuple):
+            raise InputError(name("no_retry_exit_codes", EXIT_CODE.flag),
+                             f"expected a list of exit codes ({EXIT_CODE.describe()}), "
+                             f"got {codes!r}")
+        self.no_retry_exit_codes = [
+            int(EXIT_CODE.check(c, name("no_retry_exit_codes", EXIT_CODE.flag))) for c in codes
+        ]
+        if not isinstance(self.priority, Priority):
+            self.priority = Priority.parse(self.priority, name("priority", "--priority"))
+        if self.dedupe is not None and not isinstance(self.dedupe, bool):
+            raise InputError(name("dedupe", "--dedupe"),
+                             f"expected true or false, got {self.dedupe!r}")
+        if self.out_dir is not None and (not isinstance(self.out_dir, str) or not self.out_dir):
+            raise InputError(name("out_dir", "--out"), f"expected a folder, got {self.out_dir!r}")
 
 
 @dataclass
@@ -209,7 +275,10 @@ class JobSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise InputError("name", f"expected text, got {name!r}")
         return cls(
             filter=FilterSpec.from_dict(data.get("filter") or {}),
             action=ActionSpec.from_dict(data.get("action") or {}),

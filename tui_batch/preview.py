@@ -152,7 +152,7 @@ def build_preview(
     action: Any = None,
     out_dir: str | None = None,
     roots: Sequence[str] | None = None,
-    dedupe: bool = True,
+    dedupe: bool | None = True,
     cache: HashCache | None = None,
     out_path_for: OutPathFor | None = None,
     dedupe_result: DedupeResult | None = None,
@@ -166,6 +166,8 @@ def build_preview(
     action has one; the mirror rule (:func:`default_mirror_path`) when ``out_dir`` is given;
     else None. ``multi_root`` is ``len(roots) > 1``; without ``roots`` it is inferred from the
     entries. A ``dedupe_result`` computed elsewhere is reused instead of hashing again.
+    ``dedupe`` is a job's setting, already resolved (``jobs.resolve_checked_action``); ``None``
+    (never resolved) hashes nothing, the safe side for an action writing one output per file.
     """
     ents = entries if isinstance(entries, list) else list(entries)
     if roots is None:

@@ -18,6 +18,7 @@ from typing import IO, Any
 import humanize
 
 from .engine import Engine, EngineEvent, Event, Stats, StatsEvent, TaskEvent
+from .hints import resume_advice, resume_hint
 from .model import TaskState
 
 
@@ -78,17 +79,33 @@ class Reporter:
 
     def __init__(
         self, engine: Engine, style: str, *, job_id: int, out: IO[str] | None = None,
-        line_interval: float = 5.0,
+        line_interval: float = 5.0, db: str | None = None,
     ) -> None:
         self.engine = engine
         self.style = style
         self.job_id = job_id
+        self.db = db  # the job store's path, so the resume hint names it (None: the default)
         self.out = out or sys.stdout
         self.err = sys.stderr
         self.line_interval = line_interval
         self._last_line = 0.0
         self._bar_shown = False
         engine.subscribe(self.on_event)
+        self._first_line()
+
+    def _first_line(self) -> None:
+        """Before any progress: say what the user did not write (the path appended)."""
+        from .actions import append_note
+
+        note = append_note(self.engine.action)
+        if note is None:
+            return
+        if self.style == "json":
+            self._json({"event": "note", "job": self.job_id, "message": note})
+        else:
+            stream = self.err if self.style == "bar" else self.out
+            stream.write(f"tui-batch: {note}\n")
+            stream.flush()
 
     def _json(self, obj: dict[str, Any]) -> None:
         self.out.write(json.dumps(obj) + "\n")
@@ -175,15 +192,21 @@ class Reporter:
 
     def finish(self, code: int) -> None:
         st = self.engine.snapshot()
+        resumable = code == 130 or (code == 1 and bool(st.queued or st.running))
+        hint = resume_hint(self.job_id, self.db) if resumable else None
         if self.style == "json":
-            self._json({"event": "summary", "job": self.job_id, "exit_code": code,
-                        **stats_dict(st)})
+            summary = {"event": "summary", "job": self.job_id, "exit_code": code,
+                       **stats_dict(st)}
+            if hint is not None:
+                summary["resume"] = hint
+            self._json(summary)
             return
         if self.style == "bar":
             self._draw_bar(st)
             self.err.write("\n")
         word = {0: "finished", 1: "finished with failures", 130: "interrupted"}.get(code, "ended")
         self.out.write(f"job {self.job_id} {word}: {stats_line(st)}\n")
-        if code == 130 or (code == 1 and (st.queued or st.running)):
-            self.out.write(f"resume with: tui-batch resume {self.job_id}\n")
+        if resumable:
+            self.out.write(f"resume with: {hint}\n" if hint is not None
+                           else f"{resume_advice(self.job_id, self.db)}\n")
         self.out.flush()

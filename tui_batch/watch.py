@@ -77,12 +77,21 @@ from watchfiles import Change, awatch
 from .actions.output import TEMP_MARKER
 from .engine import Engine, Event, Stats, Task, TaskEvent
 from .errors import InputError, TuiBatchError
-from .filters import CompiledFilter, IgnoreChain, compile_filter, ignored, load_ignore_spec
+from .filters import CompiledFilter, compile_filter
 from .jobs import DONE, INTERRUPTED, RUNNING, _scan_filter, mirror_event, resolve_checked_action
+from .limits import RESCAN, RETAIN, SETTLE
 from .model import FileEntry, FilterSpec, JobSpec, Priority, TaskState
 from .scanner import ScanIssue, scan
 from .store import NewTask, Store
-from .watch_state import KIND_DUPLICATE, KIND_OUTPUT, KIND_TASK, SeenRow, WatchLock, WatchState
+from .watch_state import (
+    KIND_DUPLICATE,
+    KIND_OUTPUT,
+    KIND_TASK,
+    SeenRow,
+    WatchLock,
+    WatchState,
+    identity_key,
+)
 
 __all__ = [
     "DEFAULT_RESCAN",
@@ -331,10 +340,12 @@ class Watcher:
         poll_delay_ms: int = 300,
         stats_interval: float = 0.25,
     ) -> None:
-        if settle < 0:
-            raise InputError("--settle", "must be 0 or more seconds")
-        if rescan is not None and rescan < 0:
-            raise InputError("--rescan", "must be 0 (never) or more seconds")
+        # the CLI's ranges (nan, inf and absurd values refused) for API users too; the API may
+        # rescan more often than the CLI's one-second floor (tests, tight loops on purpose)
+        SETTLE.check(settle)
+        if rescan is not None:
+            RESCAN.check(rescan)
+        RETAIN.check(retain_finished)
         if on_stop not in ON_STOP_CHOICES:
             raise InputError("--on-stop", f"must be one of {', '.join(ON_STOP_CHOICES)}")
         for pat in temp_patterns:
@@ -371,8 +382,7 @@ class Watcher:
         self.identity, self.label = watch_identity(self.spec, watch_id)
 
         self.state = WatchState(store.path)
-        key = hashlib.sha256(self.identity.encode()).hexdigest()[:16]
-        self._lock = WatchLock(store.path, key)
+        self._lock = WatchLock(store.path, identity_key(self.identity))
         try:
             self._lock.acquire()
             self._open_job(retain_finished, stats_interval)
@@ -1038,56 +1048,9 @@ class Watcher:
         return d
 
     def _select(self, paths: Sequence[str]) -> dict[str, FileEntry]:
-        """The paths a full scan would select, as its FileEntry (what ``entry_for`` decides
-        for one path, with the folder rules and ignore files worked out once per folder per
-        batch instead of once per file: a burst brings thousands of files in a few folders)."""
-        cf = self.cf
-        folders: dict[tuple[int, str], IgnoreChain | None] = {}  # None: folder not selected
-
-        def folder_state(i: int, dir_rel: str) -> IgnoreChain | None:
-            key = (i, dir_rel)
-            if key in folders:
-                return folders[key]
-            root = self.roots[i]
-            if dir_rel:
-                parent_rel, _, comp = dir_rel.rpartition("/")
-                parent = folder_state(i, parent_rel)
-                if parent is None or cf.excluded_dir(dir_rel, comp, i) or (
-                    parent and ignored(parent, dir_rel, True)
-                ):
-                    folders[key] = None
-                    return None
-                chain, prefix = parent, len(dir_rel) + 1
-            else:
-                chain, prefix = (), 0
-            if cf.use_ignore:
-                spec = load_ignore_spec(os.path.join(root, dir_rel) if dir_rel else root)
-                if spec is not None:
-                    chain = (*chain, (prefix, spec))
-            folders[key] = chain
-            return chain
-
-        out: dict[str, FileEntry] = {}
-        for path in paths:
-            loc = self._locate(path)
-            if loc is None or cf.root_excluded(loc[0]):
-                continue
-            i, rel = loc
-            dir_rel, _, name = rel.rpartition("/")
-            chain = folder_state(i, dir_rel)
-            if chain is None or not cf.match_name(rel, name, i):
-                continue
-            if chain and ignored(chain, rel, False):
-                continue
-            st = self._stat(path)
-            if st is None or not _stat.S_ISREG(st.st_mode):
-                continue
-            if not cf.match_meta(st.st_size, st.st_mtime_ns):
-                continue
-            root = self.roots[i]
-            out[path] = FileEntry(os.path.join(root, rel), root, rel, st.st_size,
-                                  st.st_mtime_ns, st.st_dev, st.st_ino)
-        return out
+        """The paths a full scan would select, as its FileEntry (the matcher's batch API: folder
+        rules and ignore files worked out once per folder per batch)."""
+        return self.cf.entries_for(paths, self._stat)
 
     def _admit_sync(self, ready: list[_Ready]) -> _AdmitResult:
         """Decide, for settled files, which are new content versions; create their tasks.

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .errors import InputError, StoreError
+from .liveness import flock_exclusive
 from .store import _i64, _u64, write_transaction
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "SeenRow",
     "WatchLock",
     "WatchState",
+    "identity_key",
 ]
 
 KIND_TASK = "task"
@@ -363,11 +365,17 @@ class WatchState:
             )
 
 
+def identity_key(identity: str) -> str:
+    """The short key of a watch identity that names its lock file (``WatchLock``)."""
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
 class WatchLock:
     """One running watch per identity and database: two would both queue every file.
 
     An ``flock`` on a small file beside the database; the kernel releases it when the process
-    dies, so a crash never leaves a stale lock behind.
+    dies, so a crash never leaves a stale lock behind. ``tui_batch.liveness`` reads it (a
+    shared lock for an instant) to tell a live watch's job from a dead one's.
     """
 
     def __init__(self, db_path: str, identity_key: str) -> None:
@@ -379,7 +387,7 @@ class WatchLock:
         """Take the lock or raise :class:`InputError` naming the process that holds it."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            flock_exclusive(fd)
         except OSError as e:
             holder = ""
             with contextlib.suppress(OSError, ValueError):
@@ -398,8 +406,10 @@ class WatchLock:
         self._fd = fd
 
     def release(self) -> None:
+        """Give the lock up (the pid is cleared first, so nobody reads a stale one)."""
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
+

@@ -7,6 +7,7 @@ for the contract and each module's docstring for the reasons behind it.
 from __future__ import annotations
 
 from .base import Action, ActionError, TaskContext, make_context
+from .notes import append_note, dedupe_note, default_dedupe, one_output_per_input, plan_notes
 from .output import (
     OutputError,
     atomic_path,
@@ -40,13 +41,18 @@ __all__ = [
     "PythonAction",
     "TaskContext",
     "action",
+    "append_note",
     "atomic_path",
     "atomic_write",
     "check_output_path",
+    "dedupe_note",
+    "default_dedupe",
     "display_path",
     "list_actions",
     "make_context",
     "mirror_path",
+    "one_output_per_input",
+    "plan_notes",
     "plugin_errors",
     "register",
     "reload_plugins",

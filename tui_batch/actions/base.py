@@ -10,6 +10,7 @@ depends on the kind: :class:`~tui_batch.actions.template.CommandAction` prepares
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 
 from ..errors import InputError, TuiBatchError
@@ -34,6 +35,15 @@ class TaskContext:
     output path the action writes, as given by :meth:`Action.out_path_for` (``None`` without
     ``--out``). Paths may carry surrogate escapes: pass them to the OS as they are. The order of
     the fields is the engine's positional constructor call; keep it.
+
+    Cancellation: ``cancelled`` turns true when the engine gives up on this attempt (its
+    ``--timeout`` ran out, the user cancelled it, Ctrl-C). A thread cannot be killed, so a
+    long-running thread (``kind="io"``) action should check ``ctx.cancelled`` between steps, or
+    wait on ``ctx.cancel_event`` instead of sleeping, and return soon after it is set: the
+    engine waits up to the kill grace for it, then leaves the thread behind (it never blocks the
+    process at exit). ``async`` actions are cancelled the asyncio way (``CancelledError``), and
+    process-pool (``kind="cpu"``) actions by ending their worker process; for both
+    ``cancelled`` stays false.
     """
 
     path: str
@@ -46,6 +56,14 @@ class TaskContext:
     options: dict[str, str] = field(default_factory=dict)
     task_id: int = 0
     attempt: int = 1
+    cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)
+    """Set by the engine when it gives up on the attempt (thread actions only; else None)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the engine gave up on this attempt (timeout, cancel, Ctrl-C)."""
+        event = self.cancel_event
+        return event is not None and event.is_set()
 
 
 class Action:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ __all__ = [
     "display_path",
     "mirror_path",
     "temp_output_path",
+    "temp_owner",
 ]
 
 TEMP_MARKER = ".tbtmp-"
@@ -129,23 +131,81 @@ def _split_ext(name: str) -> tuple[str, str]:
     return stem, ext
 
 
-def temp_output_path(final_path: str) -> str:
-    """A fresh temporary name beside ``final_path``: ``.name.tbtmp-<random>.ext``.
+_TAG_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_TAG_LEN = 10  # 50 bits: the writer's pid (22 bits, Linux's PID_MAX_LIMIT) + 28 random bits
+_PID_BITS = 22
+_RAND_BITS = _TAG_LEN * 5 - _PID_BITS
+_TAG_RE = re.compile(re.escape(TEMP_MARKER) + f"([{_TAG_ALPHABET}]{{{_TAG_LEN}}})")
 
-    Same folder, so ``os.replace`` is an atomic rename on one file system; same extension, so a
-    command that picks its output format from the name (ffmpeg, convert, tar -a) still works;
-    hidden, so watchers and globs ignore it; random, so concurrent writers never share one.
-    """
-    folder, name = os.path.split(final_path)
+
+def _make_tag(pid: int) -> str:
+    """10 base-32 characters holding ``pid`` and 28 random bits (0 = unknown writer)."""
+    if not 0 < pid < 1 << _PID_BITS:
+        pid = 0
+    value = pid << _RAND_BITS | int.from_bytes(os.urandom(4), "big") >> (32 - _RAND_BITS)
+    chars = []
+    for _ in range(_TAG_LEN):
+        chars.append(_TAG_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def _tag_pid(tag: str) -> int:
+    value = 0
+    for c in tag:
+        value = value << 5 | _TAG_ALPHABET.index(c)
+    return value >> _RAND_BITS
+
+
+def _temp_name(name: str, tag: str) -> str:
+    """The temporary name of the final base name ``name`` with this tag (deterministic)."""
     stem, ext = _split_ext(name)
-    tag = os.urandom(5).hex()
     tmp = f".{stem}{TEMP_MARKER}{tag}{ext}"
     over = len(os.fsencode(tmp)) - _NAME_MAX
     while over > 0 and stem:
         stem = stem[: max(0, len(stem) - over)]
         tmp = f".{stem}{TEMP_MARKER}{tag}{ext}"
         over = len(os.fsencode(tmp)) - _NAME_MAX
-    return os.path.join(folder, tmp)
+    return tmp
+
+
+def temp_output_path(final_path: str, *, pid: int | None = None) -> str:
+    """A fresh temporary name beside ``final_path``: ``.name.tbtmp-<tag>.ext``.
+
+    Same folder, so ``os.replace`` is an atomic rename on one file system; same extension, so a
+    command that picks its output format from the name (ffmpeg, convert, tar -a) still works;
+    hidden, so watchers and globs ignore it; random, so concurrent writers never share one. The
+    tag also records the writing process (``pid``, default this one): after a kill -9, the next
+    run of a job recognises a leftover of one of its outputs, exactly, and leaves alone one that
+    a live process is still writing (:func:`temp_owner`, ``actions/leftovers.py``).
+    """
+    folder, name = os.path.split(final_path)
+    return os.path.join(folder, _temp_name(name, _make_tag(os.getpid() if pid is None else pid)))
+
+
+def temp_owner(tmp_name: str, final_name: str) -> int | None:
+    """The pid that created ``tmp_name`` as a temporary of the output ``final_name`` (both base
+    names), 0 if that process is unknown, or ``None`` when ``tmp_name`` is not exactly such a
+    temporary name (a user's file that merely contains the marker)."""
+    if not tmp_name.startswith("."):
+        return None
+    for m in _TAG_RE.finditer(tmp_name):
+        tag = m.group(1)
+        if _temp_name(final_name, tag) == tmp_name:
+            return _tag_pid(tag)
+    return None
+
+
+def temp_final_name(tmp_name: str) -> str | None:
+    """The output base name ``tmp_name`` is the temporary of, when the name was not shortened
+    to fit NAME_MAX (then ``None``: compare with :func:`temp_owner` against candidates)."""
+    if not tmp_name.startswith("."):
+        return None
+    for m in _TAG_RE.finditer(tmp_name):
+        final = tmp_name[1 : m.start()] + tmp_name[m.end() :]
+        if _temp_name(final, m.group(1)) == tmp_name:
+            return final
+    return None
 
 
 def _prepare_target(final_path: str) -> None:

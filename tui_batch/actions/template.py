@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -33,10 +34,12 @@ from ..errors import InputError
 from ..model import ActionSpec, EngineSettings, ExecKind
 from .base import Action, TaskContext
 from .output import OutputError, check_output_path, remove_temp, temp_output_path
+from .pathrule import check_path_lookup
+from .template_out import check_argv_out, glued_after, one_form, out_ext, prefix_ok, refuse_glue
 
-__all__ = ["PLACEHOLDERS", "CommandAction", "PreparedCommand"]
+__all__ = ["PLACEHOLDERS", "CommandAction", "PreparedCommand", "path_is_appended"]
 
-PLACEHOLDERS = ("{}", "{/}", "{//}", "{.}", "{/.}", "{out}")
+PLACEHOLDERS = ("{}", "{/}", "{//}", "{.}", "{/.}", "{out}", "{out.EXT}")
 """Every placeholder a template may use, in the order the help lists them."""
 
 _KEYS = {"": 0, "/": 1, "//": 2, ".": 3, "/.": 4, "out": 5}
@@ -44,6 +47,9 @@ _OUT = 5
 _DASH = 6  # key + _DASH = the same value with './' in front when it starts with '-'
 _PATH_KEYS = frozenset({0, 2, 3, 5})  # values that are paths (not bare names)
 _UNKNOWN_HINT = "use " + " ".join(PLACEHOLDERS) + " (write {{ and }} for literal braces)"
+_NAMES = {v: "{" + k + "}" for k, v in _KEYS.items()}
+_POSITIONAL = re.compile(r"[1@*]|\{#?[1@*]")  # after '$': the script reads the path itself
+_SH = "/bin/sh"  # the syntax check never looks 'sh' up on PATH (item 24 of issue 7)
 
 Part = str | int
 """A compiled template piece: literal text, or a placeholder key."""
@@ -59,8 +65,11 @@ class PreparedCommand:
     out_final: str | None = None
 
 
-def _parse_braces(text: str) -> list[Part]:
-    """Split text into literal runs and placeholder keys; ``{{``/``}}`` are literal braces."""
+def _parse_braces(text: str, out_forms: list[str] | None = None) -> list[Part]:
+    """Split text into literal runs and placeholder keys; ``{{``/``}}`` are literal braces.
+
+    Each ``{out}`` / ``{out.EXT}`` adds its extension ('' for the bare form) to ``out_forms``.
+    """
     parts: list[Part] = []
     buf: list[str] = []
     i = 0
@@ -92,6 +101,11 @@ def _parse_braces(text: str) -> list[Part]:
                 "--exec", f"unbalanced '{{' in {text!r} (write {{{{ for a literal brace)"
             )
         key = _KEYS.get(inner)
+        form = ""
+        if key is None and inner.startswith("out."):
+            key, form = _OUT, out_ext(inner)
+        if key == _OUT and out_forms is not None:
+            out_forms.append(form)
         if key is None:
             raise InputError("--exec", f"unknown placeholder {{{inner}}}; {_UNKNOWN_HINT}")
         if buf:
@@ -131,6 +145,7 @@ class _ShellLexer:
         self.hd_strip = False
         self.hd_body: tuple[str, bool, bool] | None = None
         self.line: list[str] = []  # current here-document body line
+        self.positional = False  # the script expands $1, $@ or $* itself
 
     def _push(self, kind: str) -> None:
         self.stack.append(kind)
@@ -201,6 +216,8 @@ class _ShellLexer:
                         self._start_body()
                     self.line = []
                 else:
+                    if c == "$" and not self.hd_body[2] and _POSITIONAL.match(text, i):
+                        self.positional = True
                     self.line.append(c)
                 continue
             if self.hd_reading is not None:
@@ -215,6 +232,8 @@ class _ShellLexer:
                 self.esc = False
                 self.wc = True
                 continue
+            if c == "$" and not self.comment and self.stack[-1] not in "SA":
+                self.positional = self.positional or bool(_POSITIONAL.match(text, i))
             if self.comment:
                 if c == "\n":
                     self.comment = False
@@ -295,14 +314,35 @@ class _ShellLexer:
             self._end_delimiter()
 
 
-def _compile_shell(parts: list[Part]) -> tuple[str, list[int]]:
-    """The constant script and the value key of each positional parameter ($1, $2, ...)."""
+def _shell_out_glue(lex: _ShellLexer, parts: list[Part], at: int) -> None:
+    """Refuse ``{out}`` at ``parts[at]`` when the shell word it sits in has more text."""
+    if lex.comment or lex.hd_body is not None:
+        return  # not a word the command sees as a file name
+    before = parts[at - 1] if at > 0 else ""
+    after = parts[at + 1] if at + 1 < len(parts) else None
+    lead = str(before).rsplit(None, 1)[-1] if str(before).strip() else ""
+    shown = lead + _NAMES[_OUT] + (str(after).split(None, 1)[0] if isinstance(after, str)
+                                   and after.strip() else "")
+    if not lex.starts_word() and not (isinstance(before, str) and prefix_ok(before)):
+        raise refuse_glue(shown, after if isinstance(after, str) else "")
+    glued = glued_after(lex.stack, after) if isinstance(after, str) else after is not None
+    if glued is None:  # only closing quotes: the next placeholder would continue the word
+        glued = at + 2 < len(parts) and isinstance(parts[at + 2], int)
+    if glued:
+        raise refuse_glue(shown, after.lstrip("\"'") if isinstance(after, str) else "")
+
+
+def _compile_shell(parts: list[Part]) -> tuple[str, list[int], bool]:
+    """The constant script, the value key of each positional parameter ($1, $2, ...), and
+    whether the script expands ``$1``/``$@``/``$*`` itself."""
     out: list[str] = []
     slots: list[int] = []
     slot_of: dict[int, int] = {}
     lex = _ShellLexer()
-    for part in parts:
+    for at, part in enumerate(parts):
         if isinstance(part, int):
+            if part == _OUT:
+                _shell_out_glue(lex, parts, at)
             key = part + _DASH if lex.starts_word() else part
             n = slot_of.get(key)
             if n is None:
@@ -313,14 +353,28 @@ def _compile_shell(parts: list[Part]) -> tuple[str, list[int]]:
             out.append(part)
             lex.feed(part)
     lex.finish()
-    return "".join(out), slots
+    return "".join(out), slots, lex.positional
+
+
+def path_is_appended(template: str, shell: bool) -> bool:
+    """Does this template get the path appended (no placeholder, and for a shell script no
+    ``$1``/``$@``/``$*`` of its own)? Parses only: no ``sh -n``. Raises InputError."""
+    parts = _parse_braces(template)
+    if shell:
+        _script, slots, positional = _compile_shell(parts)
+        return not slots and not positional
+    try:
+        words = shlex.split(template)
+    except ValueError:
+        raise InputError("--exec", "cannot split the template") from None
+    return not any(_has_placeholder(_parse_braces(w)) for w in words)
 
 
 def _shell_syntax_error(script: str) -> str | None:
     """``sh -n``: the shell's own parser, so a template is refused before it runs 10,000 times."""
     try:
         proc = subprocess.run(
-            ["sh", "-n", "-c", script],
+            [_SH, "-n", "-c", script],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=10,
@@ -355,6 +409,9 @@ class CommandAction(Action):
         self._head: list[str] = []
         self._slots: list[int] = []
         self._argv0_path = False
+        self._out_forms: list[str] = []
+        self.appends_path = False
+        """No placeholder (and no ``$1``/``$@`` in a shell script): the path is appended."""
         if shell:
             self._compile_shell(template)
         else:
@@ -365,6 +422,8 @@ class CommandAction(Action):
         self.writes_output = self.uses_out
         self._need = frozenset(keys)
         self._dash_keys = tuple(sorted(k for k in self._used_keys() if k >= _DASH))
+        self.out_ext = one_form(self._out_forms) or None
+        """``'.txt'`` for ``{out.txt}``: the output's extension is replaced by it."""
 
     # -- compilation (once) ------------------------------------------------------------------
 
@@ -378,10 +437,13 @@ class CommandAction(Action):
             ) from None
         if not words:
             raise InputError("--exec", "the command template is empty")
-        compiled = [_parse_braces(w) for w in words]
+        compiled = [_parse_braces(w, self._out_forms) for w in words]
         if not any(_has_placeholder(p) for p in compiled):
             compiled.append([0])  # no placeholder at all: the path goes last, as with fd -x
+            self.appends_path = True
         for parts in compiled:
+            check_argv_out(parts, _OUT, "".join(_NAMES[p] if isinstance(p, int) else p
+                                                for p in parts))
             if not _has_placeholder(parts):
                 self._elements.append("".join(str(p) for p in parts))
                 continue
@@ -393,10 +455,13 @@ class CommandAction(Action):
         self._argv0_path = isinstance(first, tuple) and len(first) == 1 and first[0] in dash_paths
 
     def _compile_shell(self, template: str) -> None:
-        parts = _parse_braces(template)
-        if not _has_placeholder(parts):
-            parts = [*parts, " ", 0]
-        script, slots = _compile_shell(parts)
+        parts = _parse_braces(template, self._out_forms)
+        script, slots, positional = _compile_shell(parts)
+        if not slots and positional:
+            slots = [_DASH]  # the script reads "$1" itself: pass the path, append nothing
+        elif not slots:
+            script, slots, _ = _compile_shell([*parts, " ", 0])
+            self.appends_path = True
         error = _shell_syntax_error(script)
         if error is not None:
             raise InputError("--exec", f"shell syntax error: {error}")
@@ -415,7 +480,11 @@ class CommandAction(Action):
     # -- checks ------------------------------------------------------------------------------
 
     def check(self, spec: ActionSpec, settings: EngineSettings) -> None:
-        """``{out}`` needs ``--out``; templates take no ``--opt``."""
+        """``{out}`` needs ``--out``; templates take no ``--opt``; a program looked up through
+        ``PATH`` needs a ``PATH`` without relative entries (see ``pathrule.py``)."""
+        looked_up = self.looked_up()
+        if looked_up is not None:
+            check_path_lookup(looked_up, shell=self.shell)
         if self.uses_out and not settings.out_dir:
             raise InputError("--out", "the template uses {out}: give --out DIR")
         if spec.options:
@@ -424,6 +493,17 @@ class CommandAction(Action):
                 "--opt", f"unknown option {key!r}: command templates take no --opt options"
             )
         super().check(spec, settings)
+
+    def looked_up(self) -> str | None:
+        """The program name the engine will look up through ``PATH`` (``None``: a path)."""
+        if self.shell:
+            return self._head[0]
+        first = self._elements[0]
+        if isinstance(first, str):
+            return None if "/" in first else first
+        if self._argv0_path or any(isinstance(p, str) and "/" in p for p in first):
+            return None
+        return "".join(_NAMES[p % _DASH] if isinstance(p, int) else p for p in first)
 
     # -- per task (hot path) -----------------------------------------------------------------
 
@@ -454,16 +534,16 @@ class CommandAction(Action):
         Raises :class:`OutputError` when the output path is not acceptable (outside ``--out``,
         the input itself, a symlink on the way): the task fails without running anything.
         ``dry_run`` (``--dry-run`` listings) touches nothing on disk and checks nothing: the
-        preview reports collisions, and the real run checks again.
+        preview reports collisions, and the real run checks again. Its argv names the final
+        output (what the user wants to see), not a temporary one.
         """
         out_tmp = out_final = None
         if self.uses_out:
             out_final = ctx.out_path
             if out_final is None or ctx.out_dir is None:
                 raise OutputError("the template uses {out} but no output path was given (--out)")
-            if dry_run:
-                out_tmp = temp_output_path(out_final)
-                return PreparedCommand(self._argv(ctx.path, out_tmp), out_tmp, out_final)
+            if dry_run:  # show the name the output will have, not a temporary one
+                return PreparedCommand(self._argv(ctx.path, out_final), out_final, out_final)
             check_output_path(out_final, ctx.out_dir, ctx.path)
             parent = os.path.dirname(out_final)
             if parent:
@@ -493,8 +573,8 @@ class CommandAction(Action):
         task is reported failed rather than silently missing its output.
         """
         tmp = prepared.out_tmp
-        if tmp is None or prepared.out_final is None:
-            return
+        if tmp is None or prepared.out_final is None or tmp == prepared.out_final:
+            return  # nothing to move (or a dry run's listing, which names the final output)
         if not ok:
             remove_temp(tmp)
             return
@@ -513,8 +593,12 @@ class CommandAction(Action):
     def out_path_for(
         self, out_dir: str | None, root: str, rel: str, multi_root: bool
     ) -> str | None:
-        """The mirrored path ``{out}`` becomes (``None`` when the template does not use it)."""
-        return super().out_path_for(out_dir, root, rel, multi_root)
+        """The mirrored path ``{out}`` becomes (``None`` when the template does not use it),
+        with its extension replaced for ``{out.EXT}`` (like ``{.}``: the last one)."""
+        path = super().out_path_for(out_dir, root, rel, multi_root)
+        if path is None or self.out_ext is None:
+            return path
+        return os.path.splitext(path)[0] + self.out_ext
 
     def __repr__(self) -> str:
         return f"<CommandAction {self.description!r}>"

@@ -27,15 +27,10 @@ from typing import Any
 from ..actions import Action, TaskContext
 from ..model import EngineSettings, ExecKind, Priority, TaskState
 from .events import EngineEvent, Event, Stats, StatsEvent, TaskEvent
-from .executors import (
-    AsyncExecutor,
-    Executor,
-    Outcome,
-    ProcessExecutor,
-    SubprocessExecutor,
-    ThreadExecutor,
-)
+from .executors import Executor, Outcome, SubprocessExecutor
+from .pools import AsyncExecutor, ProcessExecutor, ThreadExecutor
 from .queue import ReadyQueue
+from .shortage import Shortage
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +77,7 @@ class Task:
     retry_base: int = 0  # attempts made before the last manual retry (retry budget restarts)
     retry_handle: asyncio.TimerHandle | None = None
     cancel_requested: bool = False
+    shortages: int = 0  # attempts in a row that could not start for the tool's own shortage
 
 
 def make_executor(action: Action, settings: EngineSettings, workers: int) -> Executor:
@@ -95,7 +91,7 @@ def make_executor(action: Action, settings: EngineSettings, workers: int) -> Exe
     if kind == ExecKind.PROCESS:
         pool_size = max(workers, os.cpu_count() or 1)
         return ProcessExecutor(getattr(action, "ref", action.name), pool_size)
-    return ThreadExecutor(func, workers)
+    return ThreadExecutor(func, workers, kill_grace=settings.kill_grace)
 
 
 class Engine:
@@ -153,6 +149,7 @@ class Engine:
         self._last_tick: tuple[float, int, int] | None = None
         self._idle_since: float | None = None
         self._last_yield = 0.0
+        self._shortage = Shortage(self)
         self.options: dict[str, str] = dict(options or {})
         """Action options (--opt KEY=VALUE) passed to every TaskContext."""
 
@@ -331,8 +328,7 @@ class Engine:
         Stopped tasks become INTERRUPTED (run again by resume), waiting ones stay QUEUED.
         """
         if self._stopping:
-            if isinstance(self._executor, SubprocessExecutor):
-                self._executor.kill_now()  # second Ctrl-C: no more grace
+            self._executor.kill_now()  # second Ctrl-C: no more grace
             return
         self._stopping = True
         self._interrupting = True
@@ -372,8 +368,12 @@ class Engine:
             elapsed += time.monotonic() - self._started_mono
         remaining = c[Q] + c[R]
         eta: float | None = None
-        if self._rate_files > 0 and remaining and not self.keep_open:
-            eta = remaining / self._rate_files
+        if self._rate_files > 0 and remaining and not self.keep_open and not self._paused:
+            # Paused: unknown (no task starts). Never below what the oldest running task has
+            # run already: quick failures or cancels make the rate high while long tasks run.
+            now = time.time()
+            ran = max((now - (t.started_at or now) for t in self._current.values()), default=0.0)
+            eta = max(remaining / self._rate_files, ran)
         return Stats(
             total=self._total,
             queued=c[Q],
@@ -581,8 +581,15 @@ class Engine:
         task.stdout_tail = outcome.stdout_tail
         task.stderr_tail = outcome.stderr_tail
         if outcome.ok and not task.cancel_requested:
+            task.shortages = 0
             self._bytes_done += task.size
             self._set_state(task, D)
+        elif outcome.resource is not None and not task.cancel_requested and self._shortage.retry(
+            task, outcome
+        ):
+            self._task_event(task)  # queued again; no duration: not an attempt that ran
+            self._check_finished()
+            return
         elif outcome.cancelled or task.cancel_requested:
             task.cancel_requested = False
             if self._interrupting:

@@ -4,9 +4,9 @@ The engine only knows the small :class:`Executor` interface, so a distributed ex
 added later without touching the engine. Four are built in:
 
 * :class:`SubprocessExecutor` for command templates. Children start in a new process group,
-  stdin /dev/null, stdout/stderr to per-slot spool files (unlinked temp files, reused), not
-  pipes: a chatty command can never block on a full pipe, nobody has to pump it, and the tail
-  is one ``pread``. How they are spawned is chosen by ``TUI_BATCH_SPAWN``:
+  stdin /dev/null, stdout/stderr to per-slot spool files (nameless temp files, reused;
+  :mod:`.spool`), not pipes: a chatty command can never block on a full pipe, nobody has to
+  pump it, and the tail is one ``pread``. How they are spawned is chosen by ``TUI_BATCH_SPAWN``:
 
   - ``loop``: ``os.posix_spawn`` on the event-loop thread (glibc uses ``clone(CLONE_VFORK)``,
     so no page tables are copied) and a pidfd registered on the loop for the exit, with no
@@ -15,31 +15,36 @@ added later without touching the engine. Four are built in:
   - ``forkserver``: small helper processes spawn and reap (:mod:`.forkserver`); the loop only
     sends a request packet and gets the exit back as a message. Faster with several workers.
   - ``thread``: spawn and ``waitpid`` on a thread per worker (slowest: hand-off, GIL traffic).
-* :class:`ThreadExecutor` (blocking I/O Python actions), :class:`ProcessExecutor` (CPU-bound
-  Python actions) and :class:`AsyncExecutor` (coroutines, awaited inline by the worker).
+* :class:`~.pools.ThreadExecutor` (blocking I/O Python actions),
+  :class:`~.pools.ProcessExecutor` (CPU-bound Python actions) and :class:`~.pools.AsyncExecutor`
+  (coroutines, awaited inline by the worker) live in :mod:`.pools`.
+
+Stopping a command (timeout, cancel, Ctrl-C) signals its process group, and the group keeps the
+grace period even when its leader dies first (:mod:`.groups`). Running out of descriptors or
+processes while starting a command is reported as ``Outcome.resource`` (:mod:`.limits`): the
+engine lowers its concurrency and runs the attempt again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures as cf
 import contextlib
 import errno
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from ..actions import OutputError, TaskContext, run_in_process
-from . import forkserver
+from ..actions import OutputError, TaskContext
+from . import groups, limits
+from .forkclient import ForkServerDied, _CannotStart, _ForkServer, _Gone, _Running, _signame
+from .groups import kill_group
+from .spool import TAIL_BYTES, Spool, SpoolFolder, read_tail
+from .threads import DaemonThreadPool
 
 if TYPE_CHECKING:
     from ..actions import Action
@@ -47,8 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TAIL_BYTES = 4096
-"""How much of each output stream is kept per attempt (the log pane and the store show it)."""
+__all__ = ["TAIL_BYTES", "Executor", "ForkServerDied", "Outcome", "SubprocessExecutor"]
 
 
 @dataclass(slots=True)
@@ -64,6 +68,10 @@ class Outcome:
     timed_out: bool = False
     cancelled: bool = False
     no_retry: bool = False  # the failure cannot get better by retrying (command not found)
+    resource: str | None = None
+    """The attempt could not start because the tool itself ran out of something (a
+    :mod:`.limits` kind: descriptors, processes, memory). Not the file's fault: the engine
+    lowers its concurrency and runs the attempt again without spending a retry."""
 
 
 class Executor:
@@ -85,275 +93,11 @@ class Executor:
     def resize(self, n: int) -> None:
         """The engine's worker count changed to ``n``."""
 
+    def kill_now(self) -> None:
+        """Second Ctrl-C: stop waiting for running attempts' grace periods."""
+
     async def aclose(self) -> None:
         """Release pools, spool files, ..."""
-
-
-def _decode_tail(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    if len(data) >= TAIL_BYTES:
-        # cut at a line start so the tail does not begin mid-line
-        nl = text.find("\n")
-        if 0 <= nl < len(text) - 1:
-            text = text[nl + 1 :]
-    return text
-
-
-def _read_tail(fd: int) -> str:
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return ""
-    start = max(0, size - TAIL_BYTES)
-    return _decode_tail(os.pread(fd, size - start, start))
-
-
-class _Spool:
-    """A pair of unlinked temp files that receive one child's stdout and stderr."""
-
-    __slots__ = ("err", "out", "sid", "used")
-    _ids = count(1)
-
-    def __init__(self, folder: str) -> None:
-        self.sid = next(self._ids)  # slot id in the fork server
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        out_path = os.path.join(folder, f"out-{id(self)}")
-        err_path = os.path.join(folder, f"err-{id(self)}")
-        self.out = os.open(out_path, flags, 0o600)
-        self.err = os.open(err_path, flags, 0o600)
-        self.used = False  # something was written since the last reset
-        os.unlink(out_path)
-        os.unlink(err_path)
-
-    def tails(self) -> tuple[str, str]:
-        out, err = _read_tail(self.out), _read_tail(self.err)
-        self.used = bool(out or err)
-        return out, err
-
-    def reset(self) -> None:
-        # most commands print nothing: skip two syscalls per task when nothing was written
-        if self.used:
-            os.ftruncate(self.out, 0)
-            os.ftruncate(self.err, 0)
-            self.used = False
-
-    def close(self) -> None:
-        os.close(self.out)
-        os.close(self.err)
-
-
-@dataclass(slots=True)
-class _Running:
-    pid: int  # 0 until spawned and again once reaped
-    spool: _Spool
-    cancelled: bool = False
-    timed_out: bool = False
-    kill_handle: asyncio.TimerHandle | None = None
-    server: _ForkServer | None = None  # the fork server running it, until it reports the exit
-    rid: int = 0  # request id in that server
-
-
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-
-
-def _signame(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
-class ForkServerDied(RuntimeError):
-    """The fork server went away while it was running a task (the task's group is killed)."""
-
-
-class _Gone(Exception):
-    """The fork server was found dead when a request was sent (nothing was started)."""
-
-
-class _CannotStart(Exception):
-    """The fork server died or hung before it said hello: it cannot work here."""
-
-
-
-class _ForkServer:
-    """Engine side of :mod:`tui_batch.engine.forkserver` (see there for the protocol).
-
-    Replies are read by a reader callback on the event loop and resolve one future per
-    request. Per job the engine does one ``send`` and (usually) one ``recv``."""
-
-    def __init__(self, env: dict[str, str], stdin: int) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # the server's stderr goes to an unlinked file: its last words end up in the error
-        self._errlog = tempfile.TemporaryFile(prefix="tui-batch-fs-")  # noqa: SIM115 (ours)
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", forkserver.__file__, str(theirs.fileno())],
-                stdin=stdin, stdout=subprocess.DEVNULL, stderr=self._errlog,
-                pass_fds=(theirs.fileno(),), env=env, process_group=0,
-            )
-        except BaseException:
-            ours.close()
-            self._errlog.close()
-            raise
-        finally:
-            theirs.close()
-        ours.setblocking(False)
-        self.sock = ours
-        self.fd = ours.fileno()
-        self.jobs: dict[int, tuple[_Running, asyncio.Future[int]]] = {}
-        self.slots: set[int] = set()
-        self.rids = count(1)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.dead: str | None = None  # why it is gone
-        self.ready = False  # it said hello
-        self._waiters: list[asyncio.Future[None]] = []
-
-    async def wait_ready(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        """Until the server said hello (only the first requests of a server wait, and only
-        while it starts). Raises :class:`_CannotStart`."""
-        if loop is not self.loop:
-            self.attach(loop)
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            self.proc.kill()
-            self._died(f": no hello after {timeout:g}s")
-            raise _CannotStart(self.dead) from None
-        except ForkServerDied as exc:
-            raise _CannotStart(str(exc)) from None
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read replies on ``loop`` (an engine may run again under a new asyncio.run)."""
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.remove_reader(self.fd)
-        self.loop = loop
-        loop.add_reader(self.fd, self._on_readable)
-        for rid, (_, future) in list(self.jobs.items()):
-            if future.get_loop() is not loop:  # nobody can await those any more
-                del self.jobs[rid]
-
-    def start(
-        self, loop: asyncio.AbstractEventLoop, path: str, argv: list[str], running: _Running
-    ) -> asyncio.Future[int] | None:
-        """Ask for a child. None: the request does not fit in the socket (spawn it yourself).
-        Raises :class:`_Gone` when the server turns out to be dead."""
-        body = "\0".join([path, *argv]).encode(_FS_ENCODING, _FS_ERRORS)  # = os.fsencode
-        if body.count(b"\0") != len(argv):
-            raise ValueError("embedded null byte")
-        if len(body) > forkserver.MAX_REQUEST:
-            return None
-        if loop is not self.loop:
-            self.attach(loop)
-        spool = running.spool
-        rid = next(self.rids)
-        try:
-            if spool.sid not in self.slots:
-                head = forkserver.HEAD.pack(forkserver.REGISTER, spool.sid, 0)
-                socket.send_fds(self.sock, [head], [spool.out, spool.err])
-                self.slots.add(spool.sid)
-            self.sock.send(forkserver.HEAD.pack(forkserver.RUN, rid, spool.sid) + body)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as exc:
-            if exc.errno in (errno.EMSGSIZE, errno.ENOBUFS, errno.ENOMEM):
-                return None
-            self._died(f": {exc}")
-            raise _Gone from exc
-        future: asyncio.Future[int] = loop.create_future()
-        running.server = self
-        running.rid = rid
-        self.jobs[rid] = (running, future)
-        return future
-
-    def kill(self, running: _Running, sig: int) -> None:
-        """killpg by the server, which knows whether the group leader is still unreaped."""
-        try:
-            self.sock.send(forkserver.HEAD.pack(forkserver.KILL, running.rid, sig))
-        except OSError:  # gone: the pid, if we know it, is the best we have
-            if running.pid:
-                SubprocessExecutor._kill_group(running.pid, sig)
-
-    def _on_readable(self) -> None:
-        # one packet per call: usually there is just one, and the loop calls again if not
-        try:
-            data = self.sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._died(f": {exc}")
-            return
-        if not data:
-            self._died("")
-            return
-        jobs = self.jobs
-        for kind, rid, value in forkserver.REC.iter_unpack(data):
-            job = jobs.get(rid)
-            if job is None:
-                if kind == b"H":
-                    self.ready = True
-                    waiters, self._waiters = self._waiters, []
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_result(None)
-                continue
-            if kind == b"P":
-                job[0].pid = value
-                continue
-            del jobs[rid]
-            running, future = job
-            running.pid = 0
-            running.server = None
-            if future.done():
-                continue
-            if kind == b"X":
-                future.set_result(value)
-            else:
-                future.set_exception(OSError(value, os.strerror(value)))
-
-    def _died(self, why: str) -> None:
-        """EOF: fail what was running (and kill it: nobody would reap or watch it now)."""
-        if self.dead is not None:
-            return
-        try:
-            code = self.proc.wait(1.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        what = f"exit code {code}" if code >= 0 else f"killed by {_signame(-code)}"
-        self._errlog.seek(0)
-        last = self._errlog.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-        self.dead = f"fork server died ({what}{': ' + last[0] if last else ''}{why})"
-        self.close()
-        jobs, self.jobs = self.jobs, {}
-        for running, future in jobs.values():
-            if running.pid:
-                SubprocessExecutor._kill_group(running.pid, signal.SIGKILL)
-            # else it died within LINGER_MS of starting this one: the pid never reached us
-            running.server = None
-            if not future.done() and not future.get_loop().is_closed():
-                future.set_exception(ForkServerDied(self.dead))
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done() and not waiter.get_loop().is_closed():
-                waiter.set_exception(ForkServerDied(self.dead))
-
-    def close(self) -> None:
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.remove_reader(self.fd)
-        self.loop = None
-        self.sock.close()
-        if self.dead is None:
-            self.dead = "closed"
-            if not self.ready:  # still starting (or not a fork server at all)
-                self.proc.kill()
-            try:
-                self.proc.wait(2.0)  # EOF makes it exit at once
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._errlog.close()
 
 
 _SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not inherit it
@@ -362,6 +106,49 @@ SPAWN_MODES = ("loop", "thread", "forkserver")
 FORKSERVER_START_TIMEOUT = 10.0
 """A fork server that has not said hello by then never will (we spawn in-process instead)."""
 DEFAULT_SPAWN = "forkserver"
+MAX_FORKSERVERS = 64
+"""Hard upper bound for ``TUI_BATCH_FORKSERVERS`` (more would only cost memory and pids)."""
+
+
+def _spawn_setting(value: str | None) -> str:
+    if value is None or value == "":
+        return DEFAULT_SPAWN
+    if value not in SPAWN_MODES:
+        log.warning("tui-batch: TUI_BATCH_SPAWN=%r is not one of %s; using %s",
+                    value, ", ".join(SPAWN_MODES), DEFAULT_SPAWN)
+        return DEFAULT_SPAWN
+    return value
+
+
+def _forkserver_setting(value: str | None) -> int:
+    """``TUI_BATCH_FORKSERVERS``: 0 (unset or unusable) means one per worker, up to one per
+    usable CPU; otherwise the number wanted, which the run clamps to its worker count."""
+    if value is None or value.strip() == "":
+        return 0
+    try:
+        n = int(value.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        log.warning("tui-batch: TUI_BATCH_FORKSERVERS=%r is not a whole number from 1 to %d; "
+                    "using the default (one per worker, up to one per CPU)",
+                    value, MAX_FORKSERVERS)
+        return 0
+    if n > MAX_FORKSERVERS:
+        log.warning("tui-batch: TUI_BATCH_FORKSERVERS=%s is more than %d; using at most %d",
+                    value.strip(), MAX_FORKSERVERS, MAX_FORKSERVERS)
+        return MAX_FORKSERVERS
+    return n
+
+
+def _wait_exit(pid: int) -> None:
+    """Until ``pid`` exited, without reaping it (the loop decides when; see groups.py)."""
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            return
+        except InterruptedError:
+            continue
 
 
 class SubprocessExecutor(Executor):
@@ -373,41 +160,60 @@ class SubprocessExecutor(Executor):
     def __init__(self, action: Action, *, kill_grace: float = 5.0, workers: int = 1) -> None:
         self.action: Any = action
         self.kill_grace = kill_grace
-        self._spool_dir: str | None = None
-        self._free: list[_Spool] = []
+        self._spools: SpoolFolder | None = None
+        self._free: list[Spool] = []
+        self._target = max(1, workers)
         self._running: dict[int, _Running] = {}  # task id -> running child
+        self._hold_timer: asyncio.TimerHandle | None = None
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self._env = dict(os.environ)  # a plain dict converts much faster than os.environ
         self._which: dict[str, str] = {}
-        self._pool = cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="tui-batch-spawn")
-        mode = os.environ.get("TUI_BATCH_SPAWN", DEFAULT_SPAWN)
-        if mode not in SPAWN_MODES:
-            mode = DEFAULT_SPAWN
+        self._pool: DaemonThreadPool | None = None  # waiter threads ("thread" mode, fallbacks)
+        mode = _spawn_setting(os.environ.get("TUI_BATCH_SPAWN"))
         self.spawn_mode = mode
         """``loop``: posix_spawn on the event loop + pidfd; ``thread``: spawn and waitpid on a
         thread per worker; ``forkserver``: ask a helper process (see forkserver.py)."""
         self.spawn_in_loop = mode == "loop"
         self._servers: list[_ForkServer] = []
-        count_env = os.environ.get("TUI_BATCH_FORKSERVERS", "")
-        self._fs_count = int(count_env) if count_env.isdigit() else 0
-        """Fork servers to keep (0: one per worker, up to one per usable CPU)."""
+        self._fs_count = 0
+        """Fork servers wanted (0: one per worker, up to one per usable CPU)."""
+        self._fs_limited = False  # a server could not start: keep the ones we have
+        self._fs_worked = False  # some server said hello: a failed start is not "cannot work"
         if mode == "forkserver" and getattr(sys, "frozen", False):
             mode = self.spawn_mode = "loop"  # sys.executable is not a Python we can run
+            self.spawn_in_loop = True
         if mode == "forkserver":
+            self._fs_count = _forkserver_setting(os.environ.get("TUI_BATCH_FORKSERVERS"))
             try:
                 self._add_servers(workers)  # they start up while the scan runs
             except _CannotStart as exc:
                 self._no_servers(str(exc))
 
-    def _take_spool(self) -> _Spool:
+    # ------------------------------------------------------------------ spool files
+    def _take_spool(self) -> Spool:
         if self._free:
             sp = self._free.pop()
             sp.reset()
             return sp
-        if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix="tui-batch-spool-")
-        return _Spool(self._spool_dir)
+        if self._spools is None:
+            self._spools = SpoolFolder()
+        return Spool(self._spools)
 
+    def _give_back(self, spool: Spool) -> None:
+        # keep no more open spools than the workers can use (they hold two descriptors each,
+        # in every fork server too: after the engine lowered its concurrency they are freed)
+        if len(self._free) + len(self._running) >= self._target:
+            self._close_spool(spool)
+        else:
+            self._free.append(spool)
+
+    def _close_spool(self, spool: Spool) -> None:
+        for fs in self._servers:
+            if fs.dead is None:
+                fs.forget(spool)
+        spool.close()
+
+    # ------------------------------------------------------------------ spawning
     def _resolve(self, name: str) -> str:
         """PATH lookup once per command name, not per task (execvp would try every PATH entry
         for every file)."""
@@ -437,6 +243,11 @@ class SubprocessExecutor(Executor):
             setsigdef=_SIGDEF,
         )
 
+    def _threads(self) -> DaemonThreadPool:
+        if self._pool is None:
+            self._pool = DaemonThreadPool("tui-batch-spawn")
+        return self._pool
+
     def _spawn_loop(
         self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
     ) -> asyncio.Future[int]:
@@ -445,31 +256,147 @@ class SubprocessExecutor(Executor):
         pid = self._spawn(argv, running)
         running.pid = pid
         future: asyncio.Future[int] = loop.create_future()
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # no descriptor left for it: a thread waits for the exit instead
+            self._watch_in_thread(loop, running, future)
+            return future
 
         def on_exit() -> None:
             loop.remove_reader(pidfd)
             os.close(pidfd)
-            _, status = os.waitpid(pid, 0)
-            running.pid = 0
-            if not future.done():
-                future.set_result(status)
+            self._exited(running, future)
 
         loop.add_reader(pidfd, on_exit)
         return future
 
+    def _watch_in_thread(
+        self, loop: asyncio.AbstractEventLoop, running: _Running, future: asyncio.Future[int]
+    ) -> None:
+        try:
+            waiter = self._threads().submit(_wait_exit, running.pid)
+        except RuntimeError as exc:  # no thread either: this attempt cannot be watched
+            self._kill_group(running.pid, signal.SIGKILL)
+            os.waitpid(running.pid, 0)
+            running.pid = 0
+            raise OSError(errno.EAGAIN, "cannot watch the command: no thread left") from exc
+
+        def done(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(self._exited, running, future)
+
+        waiter.add_done_callback(done)
+
+    def _spawn_wait(self, argv: list[str], running: _Running) -> None:
+        """Runs on a pool thread: spawn, then block until the exit (both release the GIL), so
+        spawns of different workers overlap instead of queueing behind one event loop. The
+        child is reaped on the loop (:meth:`_exited`)."""
+        pid = self._spawn(argv, running)
+        running.pid = pid
+        if running.cancelled:  # cancelled before the pid was known
+            self._kill_group(pid, signal.SIGTERM)
+        _wait_exit(pid)
+
+    def _spawn_thread(
+        self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
+    ) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = loop.create_future()
+        try:
+            waiter = self._threads().submit(self._spawn_wait, argv, running)
+        except RuntimeError as exc:  # no thread can start: as short of processes as EAGAIN
+            raise OSError(errno.EAGAIN, str(exc)) from exc
+        spawned = asyncio.wrap_future(waiter)
+
+        def after(f: asyncio.Future[None]) -> None:
+            # also when run() was cancelled meanwhile: the child must be reaped all the same
+            exc = None if f.cancelled() else f.exception()
+            if exc is None and running.pid:
+                self._exited(running, future)
+            elif not future.done():
+                future.set_exception(exc or asyncio.CancelledError())
+
+        spawned.add_done_callback(after)
+        return future
+
+    # ------------------------------------------------------------------ the group's end
+    def _exited(self, running: _Running, future: asyncio.Future[int]) -> None:
+        """The leader exited and is not reaped yet. If its group is being stopped and has
+        live members, keep the zombie (the group id stays ours) until they are gone or the
+        grace period's SIGKILL; else reap it now."""
+        if (
+            (running.cancelled or running.timed_out)
+            and not running.killed
+            and groups.live_groups({running.pid})
+        ):
+            running.held = future
+            if self._hold_timer is None:
+                self._hold_timer = future.get_loop().call_later(groups.HOLD_POLL, self._poll)
+            return
+        self._reap(running, future)
+
+    def _reap(self, running: _Running, future: asyncio.Future[int]) -> None:
+        pid = running.pid
+        running.held = None
+        if not pid:
+            return
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError as exc:  # reaped by someone else: the status is lost
+            running.pid = 0
+            if not future.done():
+                future.set_exception(exc)
+            return
+        running.pid = 0  # reaped: the group id may be reused from now on
+        if not future.done():
+            future.set_result(status)
+
+    def _poll(self) -> None:
+        self._hold_timer = None
+        held = {r.pid: r for r in self._running.values() if r.held is not None and r.pid}
+        if not held:
+            return
+        alive = groups.live_groups(set(held))
+        for pid, running in held.items():
+            if pid not in alive and running.held is not None:
+                self._reap(running, running.held)
+        if any(r.held is not None for r in self._running.values()):
+            loop = asyncio.get_running_loop()
+            self._hold_timer = loop.call_later(groups.HOLD_POLL, self._poll)
+
+    # ------------------------------------------------------------------ fork servers
     def _add_servers(self, workers: int) -> None:
-        """One fork server per worker, up to one per CPU: a server is busy only while it
-        spawns (vfork waits for the exec), so spawns for different workers overlap."""
-        want = self._fs_count or min(max(1, workers), len(os.sched_getaffinity(0)))
+        """One fork server per worker, up to one per CPU (or ``TUI_BATCH_FORKSERVERS``, never
+        more than the workers): a server is busy only while it spawns (vfork waits for the
+        exec), so spawns for different workers overlap. Raises :class:`_CannotStart` only
+        when not even one server runs."""
+        workers = max(1, workers)
+        if self._fs_count:
+            want = min(self._fs_count, workers)
+        else:
+            want = min(workers, len(os.sched_getaffinity(0)))
+        if self._fs_limited:
+            want = min(want, max(1, len(self._servers)))
         while len(self._servers) < want:
-            self._servers.append(self._new_server())
+            try:
+                self._servers.append(self._new_server())
+            except _CannotStart as exc:
+                if not self._servers:
+                    raise
+                self._fewer_servers(str(exc))
+                return
 
     def _new_server(self) -> _ForkServer:
         try:
             return _ForkServer(self._env, self._devnull)
         except (OSError, subprocess.SubprocessError) as exc:
             raise _CannotStart(f"cannot start a fork server: {exc}") from exc
+
+    def _fewer_servers(self, why: str) -> None:
+        """Some servers run, another cannot start: go on with those (one message)."""
+        if not self._fs_limited:
+            self._fs_limited = True
+            log.warning("tui-batch: %s; going on with %d fork server(s)",
+                        why, len(self._servers))
 
     def _no_servers(self, why: str) -> None:
         """Fork servers cannot work here: spawn on the loop from now on (slower, same
@@ -478,60 +405,95 @@ class SubprocessExecutor(Executor):
         self.spawn_mode = "loop"
         self.spawn_in_loop = True  # (servers already running finish their jobs; aclose ends them)
 
-    async def _spawn_server(
-        self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
-    ) -> int:
-        """Hand the spawn to the least busy fork server: the loop only sends one packet."""
-        path = self._resolve(argv[0])
-        try:
-            servers = self._servers
+    def _pick_server(self) -> _ForkServer | None:
+        """The least busy server (a dead one is replaced); None: spawn in-process from now on."""
+        servers = self._servers
+        while True:
             if not servers:
-                self._add_servers(1)
+                try:
+                    servers.append(self._new_server())
+                except _CannotStart as exc:
+                    self._no_servers(str(exc))
+                    return None
             fs = servers[0]
             if len(servers) > 1:
                 for other in servers:
                     if len(other.jobs) < len(fs.jobs):
                         fs = other
-            for _ in range(2):
-                if fs.dead is not None:  # it died: start a new one in its place
-                    servers[servers.index(fs)] = fs = self._new_server()
-                if not fs.ready:
-                    await fs.wait_ready(loop, FORKSERVER_START_TIMEOUT)
-                    if running.cancelled or running.timed_out:
-                        return signal.SIGTERM  # stopped while the server started: never run
+            if fs.dead is None:
+                return fs
+            try:  # it died: start a new one in its place
+                new = self._new_server()
+            except _CannotStart as exc:
+                servers.remove(fs)
+                if not servers:
+                    self._no_servers(str(exc))
+                    return None
+                self._fewer_servers(str(exc))
+                continue
+            servers[servers.index(fs)] = new
+            return new
+
+    async def _spawn_server(
+        self, loop: asyncio.AbstractEventLoop, argv: list[str], running: _Running
+    ) -> int:
+        """Hand the spawn to the least busy fork server: the loop only sends one packet."""
+        path = self._resolve(argv[0])
+        future: asyncio.Future[int] | None = None
+        fs: _ForkServer | None = None
+        for _ in range(3):
+            fs = self._pick_server()
+            if fs is None:
+                break
+            if not fs.ready:
                 try:
-                    future = fs.start(loop, path, argv, running)
-                    break
-                except _Gone:
+                    await fs.wait_ready(loop, FORKSERVER_START_TIMEOUT)
+                except _CannotStart as exc:
+                    if fs in self._servers:
+                        self._servers.remove(fs)
+                    if not self._fs_worked or not self._servers:
+                        self._no_servers(str(exc))  # none ever worked: they cannot, here
+                        fs = None
+                        break
+                    self._fewer_servers(str(exc))
                     continue
-            else:
-                raise ForkServerDied(fs.dead or "fork server died")
-        except _CannotStart as exc:
-            self._no_servers(str(exc))
-            future = None
+                self._fs_worked = True
+                if running.cancelled or running.timed_out:
+                    return signal.SIGTERM  # stopped while the server started: never run
+            try:
+                future = fs.start(loop, path, argv, running)
+                break
+            except _Gone:
+                continue
+        else:
+            raise ForkServerDied(fs.dead if fs is not None and fs.dead else "fork server died")
         if future is None:  # too big for one request (or no server): spawn it ourselves
             return await self._spawn_loop(loop, argv, running)
         return await future
 
-    def _spawn_wait(self, argv: list[str], running: _Running) -> int:
-        """Runs on a pool thread: spawn, then block in waitpid (both release the GIL), so
-        spawns of different workers overlap instead of queueing behind one event loop."""
-        pid = self._spawn(argv, running)
-        running.pid = pid
-        if running.cancelled:  # cancelled before the pid was known
-            self._kill_group(pid, signal.SIGTERM)
-        _, status = os.waitpid(pid, 0)
-        running.pid = 0  # reaped: the group id may be reused from now on
-        return status
-
+    # ------------------------------------------------------------------ one attempt
     async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
+        try:
+            spool = self._take_spool()
+        except OSError as exc:
+            kind = limits.shortage(exc)
+            if kind is not None:
+                return Outcome(ok=False, error=limits.describe(exc), resource=kind)
+            return Outcome(ok=False, error=f"cannot create a spool file: {exc}")
         try:
             prepared = self.action.prepare(ctx)
         except OutputError as exc:  # unsafe output path: this task fails, the batch goes on
+            self._give_back(spool)
             return Outcome(ok=False, error=str(exc), no_retry=True)
+        except OSError as exc:
+            self._give_back(spool)
+            kind = limits.shortage(exc)
+            return Outcome(ok=False, error=str(exc), resource=kind)
+        except BaseException:
+            self._give_back(spool)
+            raise
         argv: list[str] = prepared.argv
         task.command = argv
-        spool = self._take_spool()
         running = _Running(0, spool)
         self._running[task.id] = running
         loop = asyncio.get_running_loop()
@@ -543,12 +505,15 @@ class SubprocessExecutor(Executor):
             elif self.spawn_mode == "forkserver":
                 status = await self._spawn_server(loop, argv, running)
             else:
-                status = await loop.run_in_executor(self._pool, self._spawn_wait, argv, running)
+                status = await self._spawn_thread(loop, argv, running)
         except ForkServerDied as exc:
             self.action.finish(prepared, False)
             return Outcome(ok=False, error=str(exc))
         except OSError as exc:
             self.action.finish(prepared, False)
+            kind = limits.shortage(exc)
+            if kind is not None:  # the tool's own shortage, not the file's fault
+                return Outcome(ok=False, error=limits.describe(exc), resource=kind)
             nf = isinstance(exc, FileNotFoundError)
             what = "command not found" if nf else exc.strerror
             return Outcome(ok=False, exit_code=127 if nf else 126,
@@ -562,7 +527,7 @@ class SubprocessExecutor(Executor):
                 running.kill_handle.cancel()
             del self._running[task.id]
             out, err = spool.tails()
-            self._free.append(spool)
+            self._give_back(spool)
         code = os.waitstatus_to_exitcode(status)
         ok = code == 0 and not running.cancelled and not running.timed_out
         finish_error = None
@@ -591,10 +556,8 @@ class SubprocessExecutor(Executor):
                 outcome.error = f"exit code {code}"
         return outcome
 
-    @staticmethod
-    def _kill_group(pid: int, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
+    # ------------------------------------------------------------------ stopping
+    _kill_group = staticmethod(kill_group)
 
     def _signal(self, running: _Running, sig: int) -> None:
         server = running.server
@@ -602,9 +565,14 @@ class SubprocessExecutor(Executor):
             server.kill(running, sig)  # also right when the server has not started it yet
         elif running.pid:  # else not spawned yet (the spawning thread sees .cancelled) or reaped
             self._kill_group(running.pid, sig)
+        if sig == signal.SIGKILL:
+            running.killed = True
+            if running.held is not None:  # the group is dead now: the leader may go
+                self._reap(running, running.held)
 
     def _terminate(self, running: _Running) -> None:
-        """SIGTERM the whole group, SIGKILL it after the grace period if still there."""
+        """SIGTERM the whole group, SIGKILL it after the grace period if still there (the
+        attempt ends only then, or when nothing of the group is left: see :meth:`_exited`)."""
         self._signal(running, signal.SIGTERM)
         loop = asyncio.get_running_loop()
         if running.kill_handle is not None:
@@ -635,10 +603,12 @@ class SubprocessExecutor(Executor):
         running = self._running.get(task.id)
         if running is None:
             return "", ""
-        return _read_tail(running.spool.out), _read_tail(running.spool.err)
+        return read_tail(running.spool.out), read_tail(running.spool.err)
 
     def resize(self, n: int) -> None:
-        _grow_pool(self._pool, n)
+        self._target = max(1, n)
+        while self._free and len(self._free) + len(self._running) > self._target:
+            self._close_spool(self._free.pop())
         if self.spawn_mode == "forkserver":
             try:
                 self._add_servers(n)
@@ -648,109 +618,20 @@ class SubprocessExecutor(Executor):
     async def aclose(self) -> None:
         for running in list(self._running.values()):
             self._signal(running, signal.SIGKILL)
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         servers, self._servers = self._servers, []
         for fs in servers:
             if fs.dead is None:
                 fs.close()  # after the kills: the server handles them before it sees EOF
-        self._pool.shutdown(wait=False)
+        if self._pool is not None:
+            self._pool.shutdown()
         for sp in self._free:
             sp.close()
         self._free.clear()
-        if self._spool_dir is not None:
-            with contextlib.suppress(OSError):
-                os.rmdir(self._spool_dir)
-            self._spool_dir = None
+        if self._spools is not None:
+            self._spools.close()
+            self._spools = None
         with contextlib.suppress(OSError):
             os.close(self._devnull)
-
-
-def _grow_pool(pool: cf.ThreadPoolExecutor, n: int) -> None:
-    """Let a thread pool use up to ``n`` threads. ThreadPoolExecutor has no public resize; it
-    reads ``_max_workers`` each time it considers starting a thread, so raising it is enough
-    (threads are never more than the engine's workers, which bound concurrency anyway)."""
-    pool_any: Any = pool
-    pool_any._max_workers = max(pool_any._max_workers, n)
-
-
-def _format_exc(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _result_outcome(result: object) -> Outcome:
-    return Outcome(ok=True, exit_code=0, stdout_tail="" if result is None else str(result))
-
-
-class AsyncExecutor(Executor):
-    """Native coroutine actions, awaited inline by the worker (no Task per item)."""
-
-    def __init__(self, func: Callable[[TaskContext], Any]) -> None:
-        self.func = func
-
-    async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
-        try:
-            if timeout is None:
-                result = await self.func(ctx)
-            else:
-                async with asyncio.timeout(timeout):
-                    result = await self.func(ctx)
-        except TimeoutError:
-            return Outcome(ok=False, timed_out=True, error=f"timed out after {timeout:g}s")
-        except Exception as exc:
-            return Outcome(ok=False, exit_code=1, error=_format_exc(exc))
-        return _result_outcome(result)
-
-
-class _PoolExecutor(Executor):
-    """Shared code of the thread and process pools: submit, await with an optional timeout."""
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    def _submit(self, ctx: TaskContext) -> cf.Future[Any]:
-        raise NotImplementedError
-
-    async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
-        fut = asyncio.wrap_future(self._submit(ctx))
-        try:
-            if timeout is None:
-                result = await fut
-            else:
-                result = await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            # A thread cannot be killed; its result will be ignored when it finishes.
-            return Outcome(ok=False, timed_out=True, error=f"timed out after {timeout:g}s")
-        except cf.process.BrokenProcessPool as exc:
-            return Outcome(ok=False, error=f"worker process died: {exc}")
-        except Exception as exc:
-            return Outcome(ok=False, exit_code=1, error=_format_exc(exc))
-        return _result_outcome(result)
-
-    async def aclose(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class ThreadExecutor(_PoolExecutor):
-    """Blocking I/O actions on a thread pool sized to the engine's worker count."""
-
-    def __init__(self, func: Callable[[TaskContext], Any], max_workers: int) -> None:
-        super().__init__(cf.ThreadPoolExecutor(max_workers, thread_name_prefix="tui-batch"))
-        self.func = func
-
-    def _submit(self, ctx: TaskContext) -> cf.Future[Any]:
-        return self.pool.submit(self.func, ctx)
-
-    def resize(self, n: int) -> None:
-        _grow_pool(self.pool, n)
-
-
-class ProcessExecutor(_PoolExecutor):
-    """CPU-bound actions in worker processes; the action is re-resolved by name in the child."""
-
-    def __init__(self, ref: str, max_workers: int) -> None:
-        super().__init__(cf.ProcessPoolExecutor(max_workers))
-        self.ref = ref
-
-    def _submit(self, ctx: TaskContext) -> cf.Future[Any]:
-        return self.pool.submit(run_in_process, self.ref, ctx)
-

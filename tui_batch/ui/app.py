@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from ..errors import InputError, TuiBatchError
-from ..jobs import EXIT_INTERRUPTED, EXIT_OK, create_job, plan_job
+from ..jobs import EXIT_OK, create_job, plan_job
 from ..model import JobSpec
 from ..store import Store
 from .clock import Clock, SystemClock
@@ -202,6 +202,7 @@ class BatchApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; asks first when work is running (the job stays resumable)."""
+        from ..hints import resume_advice
         from .dialogs.confirm import ConfirmDialog
 
         dashboard = self.running_dashboard()
@@ -217,8 +218,8 @@ class BatchApp(App[int]):
         await self.push_screen(
             ConfirmDialog(
                 "Quit while the job runs?",
-                f"{left:,} tasks are not finished. Running tasks are stopped; the job stays "
-                f"resumable: tui-batch resume {dashboard.job_id}",
+                f"{left:,} tasks are not finished. Running tasks are stopped; "
+                f"{resume_advice(dashboard.job_id, self.store.path)}",
                 yes="Quit",
                 no="Keep running",
                 danger=True,
@@ -227,13 +228,12 @@ class BatchApp(App[int]):
         )
 
     async def quit_running(self, dashboard: Any) -> None:
-        """Stop the running job (saved, resumable) and exit with 130."""
+        """Stop the running job (saved, resumable) and exit: 130 while work is left.
+
+        The code comes from the job's state after the engine has stopped, never from counts
+        taken before: a task stopped by the quit is interrupted, neither queued nor running."""
         await dashboard.stop_and_wait()
-        self.exit(
-            EXIT_INTERRUPTED
-            if dashboard.remaining() or dashboard.exit_code == 130
-            else (dashboard.exit_code or EXIT_OK)
-        )
+        self.exit(dashboard.final_exit_code())
 
     def record_exit_code(self, code: int) -> None:
         """A dashboard finished a run: remember its outcome for the process exit code."""

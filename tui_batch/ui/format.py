@@ -64,10 +64,13 @@ def clock_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def eta(seconds: float | None, finished: bool = False) -> str:
-    """``about 2 minutes`` (humanize), ``done`` or ``-`` when unknown."""
+def eta(seconds: float | None, finished: bool = False, paused: bool = False) -> str:
+    """``about 2 minutes`` (humanize), ``done``, ``paused`` (no estimate while nothing
+    starts) or ``-`` when unknown."""
     if finished:
         return "done"
+    if paused:
+        return "paused"
     if seconds is None:
         return "-"
     if seconds < 1:

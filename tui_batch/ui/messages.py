@@ -93,6 +93,9 @@ class EngineBridge:
         """Task events received (a bench / test figure)."""
         self.messages_posted = 0
         """Messages posted (shows how much the bridge coalesced)."""
+        self.cancelled_events = 0
+        """Task cancellations reported by the engine so far (a running total, so a caller can
+        count what one action really cancelled: the difference between two readings)."""
         self._failed = 0
         self._stats: Stats | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -123,6 +126,8 @@ class EngineBridge:
             self.dirty.add(event.task_id)
             if event.state is TaskState.FAILED:
                 self._failed += 1
+            elif event.state is TaskState.CANCELLED:
+                self.cancelled_events += 1
         elif isinstance(event, StatsEvent):
             self._stats = event.stats
             if event.stats.finished:

@@ -21,9 +21,11 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from ...engine.events import Stats
-from ...jobs import JobRunner
+from ...jobs import EXIT_INTERRUPTED, EXIT_OK, JobRunner
 from ...model import Priority, TaskState
+from ..cancel_tally import CancelTally
 from ..clock import SystemClock
+from ..history import JobHistory, load_history
 from ..messages import EngineBridge, EngineNotice, JobFinished, StatsUpdated, TasksChanged
 from ..widgets.log_pane import LogPane
 from ..widgets.stats_panel import StatsPanel
@@ -33,8 +35,8 @@ from ..widgets.virtual_table import VirtualTable
 if TYPE_CHECKING:
     from ...store import Store
 
-FILTER_REBUILD_INTERVAL = 0.5
-"""Seconds between recomputations of a status-filtered view while tasks change."""
+FINAL_STATES = frozenset({"done", "failed", "cancelled"})
+"""Stored job states a dashboard opened on a finished job shows as they are."""
 
 
 class DashboardScreen(Screen[int]):
@@ -84,7 +86,10 @@ class DashboardScreen(Screen[int]):
         self.stopping = False
         """Quit was requested: the runner is stopping, the job stays resumable."""
         self.exit_code: int | None = None
-        """Exit code of the last finished run (None while running / before)."""
+        """Exit code of the last finished run (None while running / before), set when the
+        screen has handled the run's end."""
+        self.run_exit_code: int | None = None
+        """Exit code of the last run, set the moment the run returns (before JobFinished)."""
         self.bridge = EngineBridge(self)
         """Coalesces engine events into messages for this screen."""
         self.messages_handled = 0
@@ -94,12 +99,11 @@ class DashboardScreen(Screen[int]):
         self.run_ended_at: float | None = None
         """perf_counter() when the last run ended (bench figure)."""
         self._binding_state: tuple[bool, ...] = ()
-        self._last_rebuild = 0.0
         self._engine: Any = None
         self._attempts: dict[int, list[Any]] = {}
-        self._filter_dirty = False
         self._live_timer: Timer | None = None
         self._run_done: asyncio.Event = asyncio.Event()
+        self._cancel_tally: CancelTally | None = None
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -152,6 +156,7 @@ class DashboardScreen(Screen[int]):
                 return
         engine = self.runner.engine
         self.task_list.set_rows(list(engine.tasks.values()))
+        self._show_title()
         self.bridge.attach(engine)
         self._show_stats(engine.snapshot())
         if self.autostart:
@@ -159,15 +164,37 @@ class DashboardScreen(Screen[int]):
         else:
             self.stats_panel.state_text = self._idle_state()
             self.stats_panel.refresh_text()
+            self.load_history()
         self.update_bindings()
         self._update_log()
+
+    @work(thread=True, exclusive=True, group="history")
+    def load_history(self) -> None:
+        """A job opened from the jobs screen: its stored state and elapsed time."""
+        try:
+            history = load_history(self.store, self.job_id)
+        except Exception:  # store closed or busy: the panel keeps what it has
+            return
+        self.app.call_from_thread(self._history_loaded, history)
+
+    def _history_loaded(self, history: JobHistory) -> None:
+        if not self.is_attached:
+            return
+        panel = self.stats_panel
+        panel.elapsed_before += history.elapsed
+        idle = not self.running and self.run_exit_code is None
+        if idle and history.state in FINAL_STATES and self._idle_state() != "ready":
+            panel.state_text = history.state  # as the jobs list says
+        panel.refresh_text()
 
     def _idle_state(self) -> str:
         stats = self.engine.snapshot() if self.engine is not None else Stats()
         if stats.queued or stats.running:
             return "ready"
-        if stats.failed or stats.cancelled:
+        if stats.failed:
             return "failed"
+        if stats.cancelled:
+            return "cancelled"
         return "done"
 
     # ------------------------------------------------------------------ runs
@@ -176,7 +203,7 @@ class DashboardScreen(Screen[int]):
         if self.runner is None or self.running:
             return
         self.running = True
-        self.exit_code = None
+        self.exit_code = self.run_exit_code = None
         self._run_done = asyncio.Event()
         self.stats_panel.state_text = "paused" if self.engine.paused else "running"
         self.stats_panel.start_run()
@@ -186,6 +213,7 @@ class DashboardScreen(Screen[int]):
     async def _run(self) -> None:
         assert self.runner is not None
         error = None
+        code = EXIT_INTERRUPTED  # if this worker is cancelled (app shutdown) mid-run
         self.run_started_at, self.run_ended_at = time.perf_counter(), None
         try:
             code = await self.runner.run()
@@ -193,6 +221,12 @@ class DashboardScreen(Screen[int]):
             code, error = 1, f"{type(exc).__name__}: {exc}"
         finally:
             self.run_ended_at = time.perf_counter()
+            # Recorded before anyone waiting on the run resumes: a quit that follows at once
+            # must not read the code of a previous run (JobFinished is handled later).
+            self.run_exit_code = code
+            record = getattr(self.app, "record_exit_code", None)
+            if record is not None:
+                record(code)
             self.running = False
             self._run_done.set()
         self.post_message(JobFinished(code, error))
@@ -212,13 +246,23 @@ class DashboardScreen(Screen[int]):
             self.runner.stop()
             await self.wait_finished()
 
+    def final_exit_code(self) -> int:
+        """The process exit code for this job after its run: 130 whenever work is left
+        (queued, running or interrupted tasks: the job is resumable), else the run's code.
+
+        Computed from the engine's final counters, so call it once the run has ended."""
+        code = EXIT_OK if self.run_exit_code is None else self.run_exit_code
+        if self.engine is not None:
+            stats = self.engine.snapshot()
+            if stats.total > stats.finished_count:  # queued + running + interrupted
+                return EXIT_INTERRUPTED
+        return code
+
     @on(JobFinished)
     def _job_finished(self, message: JobFinished) -> None:
         self.exit_code = message.exit_code
-        record = getattr(self.app, "record_exit_code", None)
-        if record is not None:
-            record(message.exit_code)
         self.bridge.flush()
+        self._report_cancelled(run_over=True)
         stats = self.engine.snapshot()
         self.stats_panel.end_run()
         if message.error:
@@ -229,15 +273,23 @@ class DashboardScreen(Screen[int]):
         elif message.exit_code == 0:
             self.stats_panel.state_text = "done"
             self.notify(f"{stats.done:,} done, {stats.skipped:,} skipped", title="Job finished")
-        else:
+        elif stats.failed or not stats.cancelled:
             self.stats_panel.state_text = "failed"
             self.notify(
                 f"{stats.failed:,} failed, {stats.cancelled:,} cancelled - r retries them",
                 severity="warning",
                 title="Job finished",
             )
+        else:  # nothing failed: the user cancelled what was left
+            self.stats_panel.state_text = "cancelled"
+            self.notify(
+                f"{stats.cancelled:,} cancelled, {stats.done:,} done - r runs them again",
+                severity="warning",
+                title="Job cancelled",
+            )
         self._show_stats(stats)
         self.task_list.rebuild()
+        self._show_title()
         self.update_bindings()
         self._update_log()
 
@@ -245,7 +297,9 @@ class DashboardScreen(Screen[int]):
     @on(StatsUpdated)
     def _stats_updated(self, message: StatsUpdated) -> None:
         self.messages_handled += 1
-        self._show_stats(message.stats)
+        # The engine's counters now: the message's snapshot may be older than the rows
+        # (a TasksChanged handled after it was taken already showed newer counts).
+        self._show_stats(self.engine.snapshot() if self.engine is not None else message.stats)
 
     def _show_stats(self, stats: Stats) -> None:
         panel = self.stats_panel
@@ -256,16 +310,11 @@ class DashboardScreen(Screen[int]):
     @on(TasksChanged)
     def _tasks_changed(self, message: TasksChanged) -> None:
         self.messages_handled += 1
-        table = self.task_list
-        if table.status_filter is not None or table.sort_key in ("state", "attempts", "exit"):
-            now = time.monotonic()
-            if now - self._last_rebuild >= FILTER_REBUILD_INTERVAL:
-                self._last_rebuild = now
-                self._filter_dirty = False
-                table.rebuild()
-            else:
-                self._filter_dirty = True  # the 1 s tick catches the last changes
-        table.refresh_rows()
+        self.task_list.tasks_changed(message.task_ids)
+        self._show_title()
+        if self.engine is not None:  # the counters as of these rows, not up to 0.25 s older
+            self._show_stats(self.engine.snapshot())
+        self._report_cancelled()
         log = self.query_one(LogPane)
         if log.task_id is not None and log.task_id in message.task_ids:
             self._update_log()
@@ -276,7 +325,10 @@ class DashboardScreen(Screen[int]):
         kind = message.event.kind
         if kind in ("paused", "resumed"):
             self.stats_panel.state_text = "paused" if kind == "paused" else "running"
-            self.stats_panel.refresh_text()
+            if self.engine is not None:  # ETA "paused" at once, not at the next tick
+                self.stats_panel.update_stats(self.engine.snapshot())
+            else:
+                self.stats_panel.refresh_text()
         elif kind == "halted":
             self.notify(
                 message.event.message or "too many failures", severity="warning", title="Halted"
@@ -286,7 +338,7 @@ class DashboardScreen(Screen[int]):
         self.update_bindings()
 
     def _tick(self) -> None:
-        """Once a second: elapsed clock, and a throttled rebuild of a filtered view."""
+        """Once a second: elapsed clock; in watch mode, the rows that arrived or left."""
         if self.running:
             self.stats_panel.refresh_text()
         engine = self.engine
@@ -295,9 +347,7 @@ class DashboardScreen(Screen[int]):
             if key != self._rows_key:
                 self._rows_key = key
                 self.task_list.set_rows(list(engine.tasks.values()), keep_cursor=True)
-        if self._filter_dirty:
-            self._filter_dirty = False
-            self.task_list.rebuild()
+                self._show_title()
 
     # ------------------------------------------------------------- log pane
     @on(VirtualTable.CursorMoved, "#tasks")
@@ -433,12 +483,13 @@ class DashboardScreen(Screen[int]):
         from ..dialogs.confirm import ConfirmDialog
 
         stats = self.engine.snapshot()
-        left = stats.queued + stats.running
 
         def answer(yes: bool | None) -> None:
-            if yes and self.engine is not None:
+            if yes and self.engine is not None and self.running:
+                tally = CancelTally(self.bridge, self.engine)
                 self.engine.cancel_all()
-                self.notify(f"Cancelled {left:,} tasks", timeout=3)
+                self._cancel_tally = tally
+                self._report_cancelled()
 
         self.app.push_screen(
             ConfirmDialog(
@@ -452,6 +503,14 @@ class DashboardScreen(Screen[int]):
             answer,
         )
 
+    def _report_cancelled(self, run_over: bool = False) -> None:
+        """The toast of a "Cancel all", once its running tasks have ended: how many tasks
+        the engine really cancelled (not the dialog's figure)."""
+        tally = self._cancel_tally
+        if tally is not None and tally.settled(run_over or not self.running):
+            self._cancel_tally = None
+            self.notify(f"Cancelled {tally.count:,} tasks", timeout=3)
+
     def action_retry_failed(self) -> None:
         """Queue failed and cancelled tasks again (and run them if the job had finished)."""
         if self.engine is None:
@@ -461,6 +520,7 @@ class DashboardScreen(Screen[int]):
         if n and not self.running:
             self.start_run()
         self.task_list.rebuild()
+        self._show_title()
         self.update_bindings()
 
     def action_workers(self, delta: int) -> None:
@@ -484,7 +544,7 @@ class DashboardScreen(Screen[int]):
         def chosen(priority: Priority | None) -> None:
             if priority is not None and self.engine is not None:
                 self.engine.set_priority(task.id, priority)
-                self.task_list.refresh_rows()
+                self.task_list.tasks_changed([task.id])
                 self._update_log()
 
         self.app.push_screen(
@@ -493,11 +553,24 @@ class DashboardScreen(Screen[int]):
 
     def action_filter(self) -> None:
         """Cycle the status filter: all, running, queued, failed, done, cancelled, skipped."""
-        status = self.task_list.cycle_filter()
-        label = status or "all"
-        self.query_one("#tasks-box").border_title = (
-            f"Tasks: {label} ({self.task_list.row_count:,})" if status else "Tasks: all"
-        )
+        self.task_list.cycle_filter()
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """The list's title: its status filter and how many rows it lists right now."""
+        table = self.task_list
+        status = table.status_filter
+        title = "Tasks: all"
+        if status is not None:
+            title = f"Tasks: {status} ({table.row_count:,})"
+            if self.live_rows and self.engine is not None:
+                # Watch mode keeps only the latest finished tasks in the list.
+                counted = getattr(self.engine.snapshot(), status, 0)
+                if isinstance(counted, int) and counted > table.row_count:
+                    title = f"Tasks: {status} ({table.row_count:,} shown of {counted:,})"
+        box = self.query_one("#tasks-box")
+        if box.border_title != title:
+            box.border_title = title
 
     def action_sort(self) -> None:
         """Sort by the next column (or click a header)."""
@@ -532,11 +605,11 @@ class DashboardScreen(Screen[int]):
             self.log.error(f"closing job {self.job_id}: {exc}")
 
     def remaining(self) -> int:
-        """Tasks not finished yet (for the quit question)."""
+        """Tasks not finished yet: queued, running or interrupted (for the quit question)."""
         if self.engine is None:
             return 0
         s = self.engine.snapshot()
-        return s.queued + s.running
+        return s.total - s.finished_count
 
     def state_counts(self) -> dict[str, int]:
         """Tasks per state (tests)."""

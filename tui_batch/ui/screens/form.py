@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
-from ...actions import Action, list_actions, resolve_action
+from ...actions import Action, default_dedupe, list_actions, resolve_action
 from ...errors import InputError
 from ...filters import filter_from_options
 from ...model import ActionSpec, EngineSettings, FilterSpec, JobSpec, Priority
@@ -65,6 +65,15 @@ class FormScreen(Screen[None]):
         Binding("ctrl+o", "load_recipe", "Open recipe", priority=True),
         Binding("ctrl+s", "save_recipe", "Save recipe", priority=True),
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
+        # Priority: focus moves while the app reads the key, before it forwards the next
+        # one. Otherwise keys that arrive with the Tab (a paste, keystrokes batched over SSH)
+        # are handed to the field being left before it has even seen the Tab.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+        # Outside text fields (a checkbox, a select, a button) these keys do what they do
+        # on every other screen; in a text field they are typed.
+        Binding("question_mark", "app.help", "Help", show=False, key_display="?"),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def __init__(self, root: str | None = None, spec: JobSpec | None = None) -> None:
@@ -85,6 +94,10 @@ class FormScreen(Screen[None]):
         self._count_timer: Timer | None = None
         self._actions: dict[str, Action] = {}
         self._filling = False
+        self._dedupe_chosen = spec is not None and spec.settings.dedupe is not None
+        """The user (or the prefilled spec) chose dedupe; until then the box shows the
+        action's default (off for actions that write one output per file) and the job gets
+        ``dedupe=None``, decided by the action like on the command line."""
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -215,7 +228,14 @@ class FormScreen(Screen[None]):
         finally:
             self._filling = False
         self._update_action_widgets()
-        self.query_one("#roots", Input).focus()
+        self._sync_dedupe()
+        # The prefilled root is not selected (the first key typed would replace it, with no
+        # undo): the cursor waits at its end.
+        for inp in self.query(Input):
+            inp.select_on_focus = False
+        roots = self.query_one("#roots", Input)
+        roots.focus()
+        roots.cursor_position = len(roots.value)
         self.schedule_count(immediate=True)
 
     # ----------------------------------------------------------------- values
@@ -272,7 +292,7 @@ class FormScreen(Screen[None]):
             retries=parse_int(self.value("retries"), "--retries"),
             timeout=parse_seconds(self.value("timeout"), "--timeout"),
             priority=Priority.parse(str(self.query_one("#priority", Select).value)),
-            dedupe=self.checked("dedupe"),
+            dedupe=self.checked("dedupe") if self._dedupe_chosen else None,
             out_dir=os.path.expanduser(out) if out else None,
         )
         settings.check()
@@ -322,7 +342,7 @@ class FormScreen(Screen[None]):
             ("follow", f.follow),
             ("use_ignore", f.use_ignore),
             ("shell", a.shell),
-            ("dedupe", s.dedupe),
+            ("dedupe", s.dedupe is not False),  # None: _sync_dedupe shows the action's default
         ):
             self.query_one(f"#{field_id}", Checkbox).value = flag
         action = self.query_one("#action", Select)
@@ -350,10 +370,16 @@ class FormScreen(Screen[None]):
         self._show_errors()
         if not self._filling:
             self.schedule_count()
+            if field_id in ("template", "out"):
+                self._sync_dedupe()
 
     @on(Checkbox.Changed)
     def _checkbox_changed(self, event: Checkbox.Changed) -> None:
         if not self._filling:
+            if event.checkbox.id == "dedupe":
+                self._dedupe_chosen = True
+            elif event.checkbox.id == "shell":
+                self._sync_dedupe()
             self.cross_errors.clear()
             self._show_errors()
             self.schedule_count()
@@ -361,8 +387,27 @@ class FormScreen(Screen[None]):
     @on(Select.Changed, "#action")
     def _action_changed(self) -> None:
         self._update_action_widgets()
+        self._sync_dedupe()
         self.cross_errors.clear()
         self._show_errors()
+
+    def _sync_dedupe(self) -> None:
+        """Show the action's dedupe default until the user ticks or unticks the box."""
+        if self._dedupe_chosen:
+            return
+        out = self.value("out").strip() or None
+        choice = self.query_one("#action", Select).value
+        action: Any = self._actions.get(str(choice))
+        if choice == COMMAND:
+            try:
+                action = resolve_action(
+                    ActionSpec(template=self.value("template"), shell=self.checked("shell")))
+            except InputError:
+                action = None  # its error is shown on the field; keep the box as it is
+        if action is None:
+            return
+        with self.prevent(Checkbox.Changed):  # not the user's choice: no Changed message
+            self.query_one("#dedupe", Checkbox).value = default_dedupe(action, out)
 
     def _update_action_widgets(self) -> None:
         choice = self.query_one("#action", Select).value

@@ -1,12 +1,15 @@
 """Jobs in the store: open one's dashboard, resume an unfinished one, delete one.
 
 The list is re-read every few seconds (another ``tui-batch run`` may be writing to the same
-store) in a thread, because ``list_jobs`` is a SQLite query.
+store) in a thread, because ``list_jobs`` is a SQLite query. A job another process is running
+(its run lock is held) is shown with that process's pid and can be neither opened, resumed
+nor deleted here: deleting it would pull the job from under the running process.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
@@ -16,8 +19,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ...errors import InputError
+from ...liveness import effective_counts, effective_state
 from ...model import ActionSpec
 from .. import format as fmt
+from ..run_lock import describe_runner, holding_run_lock, runner_of
 from ..widgets.virtual_table import Cell, Column, VirtualTable
 
 if TYPE_CHECKING:
@@ -59,8 +65,9 @@ def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
         return str(job.id)
     if key == "created":
         return fmt.timestamp(job.created_at) if now is None else fmt.ago(job.created_at, now)
-    if key == "state":
-        return (job.state + (" ↺" if resumable(job) else ""), STATE_STYLE.get(job.state, ""))
+    if key == "state":  # ↺: resumable, which a job that runs now is not
+        more = " ↺" if resumable(job) and job.state != "running" else ""
+        return (job.state + more, STATE_STYLE.get(job.state, ""))
     if key == "roots":
         roots = (job.spec.get("filter") or {}).get("roots") or []
         home = os.path.expanduser("~")
@@ -95,6 +102,8 @@ class JobsScreen(Screen[None]):
         super().__init__()
         self.jobs: list[Any] = []
         """The JobSummary rows last loaded."""
+        self.holders: dict[int, int | None] = {}
+        """Jobs some process is running (run lock held) and its pid, as of the last reload."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,16 +148,24 @@ class JobsScreen(Screen[None]):
         """Read the job list in a thread (SQLite)."""
         store = self.batch_app.store
         try:
-            jobs = store.list_jobs()
+            jobs, holders = [], {}
+            for job in store.list_jobs():
+                # As the run locks say: a job whose process died is interrupted, not running.
+                running, pid = runner_of(store, job)
+                if running:
+                    holders[job.id] = pid
+                counts = effective_counts(job.counts, running)
+                jobs.append(replace(job, state=effective_state(job.state, running), counts=counts))
         except Exception as exc:  # a locked or broken store must not kill the screen
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self._show_jobs, jobs)
+        self.app.call_from_thread(self._show_jobs, jobs, holders)
 
-    def _show_jobs(self, jobs: list[Any]) -> None:
+    def _show_jobs(self, jobs: list[Any], holders: dict[int, int | None] | None = None) -> None:
         if not self.is_attached:
             return
         self.jobs = jobs
+        self.holders = holders or {}
         table = self.query_one("#jobs", VirtualTable)
         keep = table.cursor_item.id if table.cursor_item is not None else None
         table.set_rows(jobs)
@@ -172,7 +189,10 @@ class JobsScreen(Screen[None]):
         flt = job.spec.get("filter") or {}
         exts = " ".join(flt.get("extensions") or []) or "all types"
         error = f"  [b $error]{_text(job.error)}[/]" if job.error else ""
-        detail.update(f"[b]#{job.id}[/] {exts} · {counts or 'no tasks'}{error}")
+        running = ""
+        if job.id in self.holders:
+            running = f" · [b $accent]running in {describe_runner(self.holders[job.id])}[/]"
+        detail.update(f"[b]#{job.id}[/] {exts} · {counts or 'no tasks'}{running}{error}")
         self.refresh_bindings()
 
     @on(VirtualTable.Selected, "#jobs")
@@ -187,8 +207,25 @@ class JobsScreen(Screen[None]):
         job = self.selected()
         if action in ("open", "delete"):
             return job is not None
-        if action == "resume":
-            return job is not None and resumable(job)
+        if action == "resume":  # a running job: the key says why not
+            return job is not None and (resumable(job) or job.id in self.holders)
+        return True
+
+    def refuse_if_running(self, job: Any, doing: str) -> bool:
+        """Tell the user (and return True) when another process runs ``job`` right now.
+
+        Checked at the key press, not from the last reload: a run may have started since."""
+        running, pid = runner_of(self.batch_app.store, job)
+        if not running:
+            return False
+        self.holders[job.id] = pid
+        self._show_detail()
+        self.notify(
+            f"Job {job.id} is running in {describe_runner(pid)}: it cannot be {doing} "
+            "until that run ends.",
+            severity="error",
+            title="Job is running",
+        )
         return True
 
     def _dashboard(self, autostart: bool) -> None:
@@ -196,6 +233,8 @@ class JobsScreen(Screen[None]):
 
         job = self.selected()
         if job is None:
+            return
+        if self.refuse_if_running(job, "resumed" if autostart else "opened"):
             return
         self.app.push_screen(DashboardScreen(self.batch_app.store, job.id, autostart=autostart))
 
@@ -212,13 +251,21 @@ class JobsScreen(Screen[None]):
         from ..dialogs.confirm import ConfirmDialog
 
         job = self.selected()
-        if job is None:
+        if job is None or self.refuse_if_running(job, "deleted"):
             return
 
         def answer(yes: bool | None) -> None:
             if yes:
+                store = self.batch_app.store
                 try:
-                    self.batch_app.store.delete_job(job.id)
+                    # Holding the run lock while deleting: no process can start the job
+                    # between the check and the delete.
+                    with holding_run_lock(store, job.id):
+                        store.delete_job(job.id)
+                except InputError as exc:
+                    self.notify(
+                        f"Not deleted: {exc.message}.", severity="error", title="Job is running"
+                    )
                 except Exception as exc:
                     self.notify(str(exc), severity="error")
                 else:

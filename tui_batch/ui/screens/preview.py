@@ -10,13 +10,16 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, LoadingIndicator, Static
 
+from ...actions import plan_notes
 from ...errors import InputError
 from ...jobs import Plan, create_job, plan_job
 from ...model import JobSpec, Priority
@@ -83,6 +86,7 @@ class PreviewScreen(Screen[None]):
             yield LoadingIndicator(id="preview-loading")
             yield VirtualTable(COLUMNS, self._cell, sort_keys=self._sort_keys(), id="preview")
         yield Static("scanning…", id="totals")
+        yield Static("", id="preview-notes")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,6 +95,10 @@ class PreviewScreen(Screen[None]):
         table = self.query_one("#preview", VirtualTable)
         table.display = False
         table.empty_text = "no file matches the filter"
+        notes = self.query_one("#preview-notes", Static)
+        notes.display = False  # shown once the plan says there is something to say
+        notes.styles.height = "auto"
+        notes.styles.padding = (0, 1)
         self.plan_it()
 
     def _title(self) -> str:
@@ -129,6 +137,11 @@ class PreviewScreen(Screen[None]):
         table.set_rows(plan.preview.rows)
         table.focus()
         self.update_totals()
+        notes = self.notes()
+        if notes:
+            box = self.query_one("#preview-notes", Static)
+            box.update(Text("\n".join(notes), style="italic"))
+            box.display = True
         if plan.issues:
             self.notify(
                 f"{len(plan.issues)} scan issue(s), e.g. {plan.issues[0].kind}: "
@@ -176,6 +189,13 @@ class PreviewScreen(Screen[None]):
     def priority_of(self, path: str) -> Priority:
         """A row's priority (the job's default unless changed here)."""
         return self.priorities.get(path, self.spec.settings.priority)
+
+    def notes(self) -> list[str]:
+        """What the job will do that the user did not write (path appended, dedupe decided
+        by the action), in the words ``--dry-run`` and a headless run use."""
+        if self.plan is None:
+            return []
+        return plan_notes(self.plan.action, self.plan.spec.settings)
 
     # ------------------------------------------------------------------ totals
     def totals(self) -> dict[str, int]:
@@ -287,6 +307,8 @@ class PreviewScreen(Screen[None]):
         )
         if t["duplicates"]:
             message += f"\n{t['duplicates']:,} duplicates will be skipped."
+        for note in self.notes():
+            message += "\n" + escape(note)
         if t["collisions"]:
             message += f"\n[b $error]{t['collisions']:,} outputs collide; those tasks will fail.[/]"
 

@@ -140,6 +140,7 @@ class StatsPanel(Vertical):
         self._set_line("#stats-counts", "  ".join(parts))
         elapsed = self.elapsed
         finished_run = self.run_started is None and s.finished
+        paused = s.paused and not finished_run
         if finished_run:
             files_rate = s.finished_count / elapsed if elapsed > 0 else None
             byte_rate = s.bytes_done / elapsed if elapsed > 0 else None
@@ -155,6 +156,6 @@ class StatsPanel(Vertical):
         self._set_line(
             "#stats-times",
             f"{fmt.clock_duration(elapsed)}  ETA [b]"
-            f"{fmt.eta(s.eta, finished=finished_run and not s.queued)}[/]",
+            f"{fmt.eta(s.eta, finished=finished_run and not s.queued, paused=paused)}[/]",
         )
         self._set_line("#stats-rates", "  ".join(rates))

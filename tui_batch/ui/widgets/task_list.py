@@ -1,13 +1,14 @@
 """The dashboard's task list: a :class:`VirtualTable` over the engine's live task objects.
 
 Rows are the engine's own ``Task`` objects (``engine.tasks`` is read-only for clients), so a
-state change needs no copy: repainting the visible rows reads the new state. Only the status
-filter needs the view recomputed, which the dashboard throttles.
+state change needs no copy: repainting the visible rows reads the new state. A status filter
+(or a sort on something that changes) re-places just the tasks that changed, as they change:
+a filtered view never lists a row of another state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ...model import Priority, TaskState
@@ -103,6 +104,10 @@ SORT_KEYS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+LIVE_SORTS = frozenset({"state", "attempts", "exit", "info", "priority"})
+"""Sort columns whose value changes while a job runs."""
+
+
 class TaskList(VirtualTable[Any]):
     """All tasks of a job with a status marker; filterable by status, sortable by column."""
 
@@ -111,6 +116,22 @@ class TaskList(VirtualTable[Any]):
         self.status_filter: str | None = None
         """Show only tasks in this state (None = all)."""
         self.empty_text = "no tasks"
+        self._index_of: dict[int, int] | None = None
+
+    def set_rows(self, rows: Sequence[Any], keep_cursor: bool = False) -> None:
+        self._index_of = None
+        super().set_rows(rows, keep_cursor=keep_cursor)
+
+    def tasks_changed(self, task_ids: Iterable[int]) -> None:
+        """These tasks changed: move them in or out of a filtered (or live-sorted) view now,
+        else just repaint."""
+        if self.status_filter is None and self.sort_key not in LIVE_SORTS:
+            self.refresh_rows()
+            return
+        index = self._index_of
+        if index is None or len(index) != len(self.source):
+            index = self._index_of = {task.id: i for i, task in enumerate(self.source)}
+        self.update_rows({index[t] for t in task_ids if t in index})
 
     def filter_status(self, status: str | None) -> None:
         """Show only tasks with ``status`` ("retrying" tasks are queued ones)."""

@@ -10,7 +10,7 @@ thousands of task updates costs the same as repainting one screenful.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -23,6 +23,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from .view_update import updated_view
 
 T = TypeVar("T")
 
@@ -265,15 +267,8 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
             view = list(range(len(source)))
         else:
             view = [i for i, row in enumerate(source) if pred(row)]
-        if self.sort_key is not None:
-            func = self._sort_keys.get(self.sort_key)
-            key = self.sort_key
-            if func is None:
-
-                def func(row: T, _k: str = key) -> Any:
-                    cell = self._cell(row, _k)
-                    return cell if isinstance(cell, str) else cell[0]
-
+        func = self._sort_func()
+        if func is not None:
             view.sort(key=lambda i: func(source[i]), reverse=self.sort_reverse)
         self._view = view
         if current is not None:
@@ -287,6 +282,46 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         self._scroll_cursor_into_view()
         self.refresh()
         self._announce_cursor(force=True)
+
+    def _sort_func(self) -> Callable[[T], Any] | None:
+        """The key of the current sort (a column without one sorts by its cell text)."""
+        key = self.sort_key
+        if key is None:
+            return None
+        func = self._sort_keys.get(key)
+        if func is None:
+
+            def func(row: T, _k: str = key) -> Any:
+                cell = self._cell(row, _k)
+                return cell if isinstance(cell, str) else cell[0]
+
+        return func
+
+    def update_rows(self, indexes: Collection[int]) -> None:
+        """The rows at these source indexes changed: re-check just them against the filter
+        and the sort, so a row leaves (or joins, or moves in) the view at once. Costs a pass
+        over the view, not over every row as :meth:`rebuild` does."""
+        if not indexes or (self._filter is None and self.sort_key is None):
+            self.refresh()
+            return
+        current = self._view[self._cursor] if self._cursor < len(self._view) else None
+        view = updated_view(
+            self._view, self._source, indexes, self._filter, self._sort_func(), self.sort_reverse
+        )
+        resized = len(view) != len(self._view)
+        self._view = view
+        if current is not None and not (
+            self._cursor < len(view) and view[self._cursor] == current
+        ):  # rows above the cursor came or went: follow its row, or stay put if it left
+            try:
+                self._cursor = view.index(current)
+            except ValueError:
+                self._cursor = min(self._cursor, max(0, len(view) - 1))
+        if resized:
+            self._update_virtual_size()
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self._announce_cursor()
 
     def refresh_rows(self) -> None:
         """Repaint the visible rows (their data changed); cheap, whatever the row count."""
