@@ -1,4 +1,4 @@
-"""Duplicate detection speed: tui_batch.dedupe.find_duplicates against the naive way.
+"""Duplicate detection speed: tui_batch.select.find_duplicates against the naive way.
 
     /tmp/venv/bin/python bench/bench_dedupe.py [--files N] [--runs R] [--dir DIR]
 
@@ -30,9 +30,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from make_tree import ensure_tree  # noqa: E402
 
-from tui_batch.dedupe import DEFAULT_PREFIX_BYTES, HashKey, find_duplicates  # noqa: E402
 from tui_batch.model import FileEntry, FilterSpec  # noqa: E402
-from tui_batch.scanner import scan  # noqa: E402
+from tui_batch.select import DEFAULT_PREFIX_BYTES, HashKey, find_duplicates, scan  # noqa: E402
 
 MIB = 1 << 20
 

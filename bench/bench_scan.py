@@ -1,4 +1,4 @@
-"""Scan + filter speed: tui_batch.scanner.scan against `find`, measured in the same run.
+"""Scan + filter speed: tui_batch.select.scan against `find`, measured in the same run.
 
     /tmp/venv/bin/python bench/bench_scan.py [--files N] [--runs R] [--dir DIR]
 
@@ -29,8 +29,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from make_tree import ensure_tree  # noqa: E402
 
-from tui_batch.filters import filter_from_options  # noqa: E402
-from tui_batch.scanner import scan  # noqa: E402
+from tui_batch.select import filter_from_options, scan  # noqa: E402
 
 
 def scandir_floor(top: str) -> int:

@@ -114,7 +114,7 @@ def bench_busy(folder: str, n: int, rate: float) -> dict[str, float]:
             s.record_start(tid, 1, now)
             s.record_end(tid, 1, "done", started_at=now, ended_at=now, exit_code=0)
         t1 = time.perf_counter()
-        backlog = len(s._q)
+        backlog = len(s._writer.q)
         s.flush()
         t2 = time.perf_counter()
     return {"backlog": backlog, "flush_s": t2 - t1, "loop_s": t1 - t0}

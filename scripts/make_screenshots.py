@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from tui_batch.demo import demo_spec, make_demo_tree
+from tui_batch.cli.demo_tree import demo_spec, make_demo_tree
 from tui_batch.jobs import create_job, plan_job
 from tui_batch.store import Store
 from tui_batch.ui.app import BatchApp

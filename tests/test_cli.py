@@ -357,7 +357,12 @@ def test_two_processes_one_database(tmp_path: Path, cli_env: dict[str, str]) -> 
                              "--exec", "true"], env=cli_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     listings = 0
+    db = Path(cli_env["TUI_BATCH_DB"])
     while proc.poll() is None:
+        if not db.exists() or db.stat().st_size == 0:
+            # `jobs` never creates a store: until the run has made one it says so (exit 2)
+            time.sleep(0.01)
+            continue
         r = tb("jobs", "--json", env=cli_env)
         assert r.returncode == 0, r.stderr
         assert "locked" not in r.stderr
@@ -403,8 +408,9 @@ def test_second_process_cannot_resume_a_running_job(tmp_path: Path,
     tree.mkdir()
     for i in range(4):
         (tree / f"f{i}").write_text("x" * (i + 1))
+    # 4 x 1 s of work: long enough for a second CLI process to start on a loaded machine
     proc = subprocess.Popen([*tui_batch_cmd(), "run", str(tree), "-j", "1", "--json",
-                             "--exec", "sh -c 'sleep 0.3'"], env=cli_env,
+                             "--exec", "sh -c 'sleep 1'"], env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tui_batch.dedupe import (
+from tui_batch.model import FileEntry, FilterSpec
+from tui_batch.select import (
     DEFAULT_PREFIX_BYTES,
     DedupeResult,
     HashKey,
     find_duplicates,
     hash_key,
+    scan,
 )
-from tui_batch.model import FileEntry, FilterSpec
-from tui_batch.scanner import scan
 
 
 class DictHashCache:

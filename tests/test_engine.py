@@ -408,3 +408,20 @@ def test_keep_open_accepts_tasks_while_running_and_retains_bounded(tmp_path: Pat
     assert stats.done == 30 and stats.total == 30
     assert len(eng.tasks) == 5  # only the newest finished tasks are kept
     assert sorted(eng.tasks) == [26, 27, 28, 29, 30]
+
+
+def test_a_broken_subscriber_never_costs_the_next_one_an_event() -> None:
+    """A subscriber that raises is unsubscribed; the one after it still gets that event."""
+    from tui_batch.engine.events import EngineEvent, Subscribers
+
+    subs = Subscribers()
+    got: list[object] = []
+
+    def broken(ev: object) -> None:
+        raise RuntimeError("broken client")
+
+    subs.callbacks.extend([broken, got.append])
+    ev = EngineEvent("test")
+    subs.emit(ev)
+    subs.emit(ev)
+    assert got == [ev, ev] and subs.callbacks == [got.append]

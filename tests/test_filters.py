@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tui_batch.errors import InputError
-from tui_batch.filters import (
+from tui_batch.model import FilterSpec
+from tui_batch.select import (
     compile_filter,
     filter_from_dict,
     filter_from_options,
@@ -18,7 +19,6 @@ from tui_batch.filters import (
     parse_size,
     parse_when,
 )
-from tui_batch.model import FilterSpec
 
 # ---------------------------------------------------------------------------------------------
 # parse_size

@@ -442,7 +442,7 @@ def test_engine_falls_back_to_loop_spawning_when_no_server_can_start(
     tmp_path: Path, fs_mode: None, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture, executable: str
 ) -> None:
-    from tui_batch.engine import executors
+    from tui_batch.engine.executors import fleet as executors
 
     fake = {"false": "/bin/false", "missing": str(tmp_path / "no-python")}.get(executable)
     if fake is None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tui_batch.dedupe import DedupeResult, find_duplicates
 from tui_batch.model import FileEntry, FilterSpec
-from tui_batch.preview import build_preview, default_mirror_path, mark_collisions
-from tui_batch.scanner import scan
+from tui_batch.select import (
+    DedupeResult,
+    build_preview,
+    default_mirror_path,
+    find_duplicates,
+    mark_collisions,
+    scan,
+)
 
 
 def write(p: Path, data: bytes = b"x") -> Path:

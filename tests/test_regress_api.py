@@ -421,7 +421,7 @@ def test_item18_control_times_out_when_the_loop_is_blocked(tmp_path: Path) -> No
 
 def test_item18_cancel_refused_while_another_process_runs_the_job(tmp_path: Path) -> None:
     from tui_batch.errors import InputError
-    from tui_batch.jobs import lock_job
+    from tui_batch.store import lock_job
 
     root = make_tree(tmp_path / "in", {"a.txt": "0.1"})
     with Batch(db=tmp_path / "jobs.db") as batch:

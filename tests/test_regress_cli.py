@@ -469,7 +469,7 @@ def test_item21_bad_recipe_refused_naming_file_key_and_line(
 def test_item21_recipe_errors_in_the_tui_loader_name_file_and_line(tmp_path: Path) -> None:
     """The TUI form's Open recipe uses recipe.load_recipe: the same message."""
     from tui_batch.errors import InputError
-    from tui_batch.recipe import load_recipe
+    from tui_batch.jobs import load_recipe
 
     recipe = tmp_path / "r.toml"
     recipe.write_text(OK_ACTION + '[settings]\nworkers = "x"\n')
@@ -636,7 +636,7 @@ def test_item23_tui_opened_with_db_and_no_root_uses_that_store(tmp_path: Path,
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_item11_tui_quit_dialog_resume_hint_names_the_store(tmp_path: Path,
                                                                  anyio_backend: str) -> None:
-    from tui_batch.demo import demo_spec, make_demo_tree
+    from tui_batch.cli.demo_tree import demo_spec, make_demo_tree
     from tui_batch.ui.app import BatchApp
     from tui_batch.ui.dialogs.confirm import ConfirmDialog
     from tui_batch.ui.screens.dashboard import DashboardScreen

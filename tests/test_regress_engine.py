@@ -588,7 +588,7 @@ def test_item17_invalid_forkservers_values_are_refused_with_one_message(
 def test_item17_failing_server_starts_degrade_to_fewer_servers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tui_batch.engine import executors
+    from tui_batch.engine.executors import fleet as executors
 
     monkeypatch.setenv("TUI_BATCH_SPAWN", "forkserver")
     monkeypatch.setenv("TUI_BATCH_FORKSERVERS", "4")
@@ -669,7 +669,7 @@ def test_item7_spool_fallback_folder_is_named_by_pid_and_removed(
 ) -> None:
     """Where O_TMPFILE is not supported the spool files live, unlinked, in a folder named
     after the owner's pid: removed at the end, and swept by a later run if the owner died."""
-    from tui_batch.engine import spool
+    from tui_batch.engine.executors import spool
 
     real_open = os.open
 

@@ -195,7 +195,7 @@ def test_item5_journal_frames_replay_only_what_is_pending(tmp_path: Path) -> Non
     """The journal's reading rules, on real files: a cleared file yields nothing, bytes left
     from an earlier turn are not read back, a torn frame ends a file, records of both files
     come back in write order, and a live owner's journal is not replayed."""
-    from tui_batch import journal
+    from tui_batch.store import journal
 
     db = str(tmp_path / "j.db")
     j = journal.Journal(db)
@@ -349,8 +349,7 @@ def test_item6_dead_run_is_listed_interrupted_with_resume_command(
 def test_item6_liveness_api(tmp_path: Path) -> None:
     """One function answers "is this job being run, and by which process" (the TUI's jobs
     screen calls it too): free lock -> not running; held lock -> running, with the pid."""
-    from tui_batch.jobs import job_liveness, lock_job
-    from tui_batch.store import Store
+    from tui_batch.store import Store, job_liveness, lock_job
 
     with Store(tmp_path / "s.db") as s:
         job = s.create_job({}, state="running")

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from tui_batch.filters import filter_from_options
 from tui_batch.model import FileEntry, FilterSpec
-from tui_batch.scanner import ScanIssue, scan, scan_all
+from tui_batch.select import ScanIssue, filter_from_options, scan, scan_all
 
 
 def make(p: Path, data: bytes = b"x") -> Path:

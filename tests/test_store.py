@@ -17,7 +17,9 @@ from typing import Any
 import platformdirs
 import pytest
 
-import tui_batch.store as store_mod
+import tui_batch.store.batch as store_batch
+import tui_batch.store.schema as store_schema
+import tui_batch.store.task_table as store_tasks
 from tui_batch.errors import StoreError
 from tui_batch.model import FileEntry, Priority, TaskState
 from tui_batch.store import (
@@ -140,7 +142,7 @@ def test_migration_hook_upgrades_an_existing_store(
     def add_notes(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE jobs ADD COLUMN notes TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, add_notes])
+    monkeypatch.setattr(store_schema, "MIGRATIONS", [*store_schema.MIGRATIONS, add_notes])
     with Store(db_path) as s:
         assert s.get_job(job).spec == {"v": 1}
         assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 2
@@ -332,16 +334,16 @@ def test_add_tasks_renumbers_when_another_writer_got_in_first(
 ) -> None:
     job = store.create_job({})
     store.add_tasks(job, new_tasks(2))
-    real_rows = store_mod._task_rows
+    real_rows = store_tasks.task_rows
 
     def rows_then_interleave(*args: Any) -> list[tuple[Any, ...]]:
         rows = real_rows(*args)
-        monkeypatch.setattr(store_mod, "_task_rows", real_rows)
+        monkeypatch.setattr(store_tasks, "task_rows", real_rows)
         with Store(store.path) as other:  # another process adding to the same job meanwhile
             other.add_tasks(job, new_tasks(3, start=100))
         return rows
 
-    monkeypatch.setattr(store_mod, "_task_rows", rows_then_interleave)
+    monkeypatch.setattr(store_tasks, "task_rows", rows_then_interleave)
     ids = store.add_tasks(job, new_tasks(2, start=200))
     tasks = store.load_tasks(job)
     assert [t.seq for t in tasks] == [0, 1, 2, 3, 4, 5, 6]
@@ -408,7 +410,7 @@ def test_bulk_records_keep_per_task_order(db_path: Path, update_from: bool) -> N
     """Many records in few batches, mixed operations, several per task: the final state must be
     what the calls say in order (this drives the grouping/coalescing of the writer)."""
     with Store(db_path) as s:
-        s._update_from = update_from and store_mod._UPDATE_FROM
+        s._writer.update_from = update_from and store_batch.UPDATE_FROM
         job = s.create_job({})
         n = 5000
         ids = s.add_tasks(job, new_tasks(n))
@@ -449,14 +451,14 @@ def test_one_batch_applies_records_in_call_order(store: Store) -> None:
     store.set_task_priority(other, 0)
     store.flush()
     sizes: list[int] = []
-    real_apply = store._apply
+    real_apply = store._writer.apply
 
     def spy(batch: list[tuple[Any, ...]]) -> None:
         sizes.append(len(batch))
         real_apply(batch)
 
-    store._apply = spy  # type: ignore[method-assign]
-    store._idle = False  # callers won't signal; the writer's safety-net wake-up drains all
+    store._writer.apply = spy  # type: ignore[method-assign]
+    store._writer.idle = False  # callers won't signal; the writer's safety-net wake-up drains all
     store.record_start(tid, 1, 1.0)
     store.record_end(tid, 1, "failed", started_at=1.0, ended_at=2.0, exit_code=3)
     store.set_task_state(tid, "queued")
@@ -822,7 +824,7 @@ def test_kill_9_leaves_a_consistent_store(db_path: Path) -> None:
 def test_get_hashes_bulk_path_filters_kind_and_missing(tmp_path: Path) -> None:
     """Asking for most of the cache takes the table-scan path; it must return exactly what the
     per-key path would: right kind only, missing keys absent, big inode numbers intact."""
-    from tui_batch.store import _HASH_CHUNK
+    from tui_batch.store.hashcache import _HASH_CHUNK
 
     n = 4 * _HASH_CHUNK + 100
     with Store(tmp_path / "h.db") as s:

@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_support import frozen_clock, wait_until
 
-from tui_batch.demo import demo_spec, make_demo_tree
+from tui_batch.cli.demo_tree import demo_spec, make_demo_tree
 from tui_batch.jobs import create_job, plan_job
 from tui_batch.model import JobSpec
 from tui_batch.store import Store

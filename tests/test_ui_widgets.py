@@ -293,7 +293,7 @@ def test_field_parsers() -> None:
 
 
 def test_core_validator_reports_message() -> None:
-    from tui_batch.filters import parse_size
+    from tui_batch.select import parse_size
 
     validator = CoreValidator(lambda t: parse_size(t, "--min-size"))
     assert validator.validate("1.5MiB").is_valid
@@ -309,8 +309,8 @@ def test_stylesheet_found() -> None:
 
 
 def test_demo_tree(tmp_path: Path) -> None:
-    from tui_batch.demo import ACTION_REF, demo_files, demo_spec, make_demo_tree
-    from tui_batch.scanner import scan
+    from tui_batch.cli.demo_tree import ACTION_REF, demo_files, demo_spec, make_demo_tree
+    from tui_batch.select import scan
 
     root = make_demo_tree(tmp_path / "d")
     files = demo_files()
@@ -333,7 +333,7 @@ def test_demo_tree(tmp_path: Path) -> None:
 def test_demo_runs_headless_with_retries(tmp_path: Path) -> None:
     import asyncio
 
-    from tui_batch.demo import demo_spec, make_demo_tree
+    from tui_batch.cli.demo_tree import demo_spec, make_demo_tree
     from tui_batch.jobs import run_spec
     from tui_batch.store import Store
 

@@ -25,11 +25,11 @@ import pytest
 from tests.conftest import tui_batch_cmd
 from tui_batch.actions import TaskContext, register
 from tui_batch.actions.python import PythonAction
-from tui_batch.cli_watch import watch_stats_line
+from tui_batch.cli.watch_progress import watch_stats_line
 from tui_batch.engine import Stats
 from tui_batch.errors import InputError
 from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec
-from tui_batch.store import Store
+from tui_batch.store import Store, WatchState
 from tui_batch.watch import (
     Watcher,
     WatchEvent,
@@ -37,7 +37,6 @@ from tui_batch.watch import (
     is_watch_limit_error,
     watch_identity,
 )
-from tui_batch.watch_state import WatchState
 
 RECORDED: list[tuple[str, bytes]] = []
 _rec_lock = threading.Lock()
@@ -546,7 +545,7 @@ def test_watch_state_forgets_moved_away_folders(tmp_path: Path) -> None:
     with WatchState(str(tmp_path / "w.db")) as st:
         wid, job = st.open_watch("id:x", "x")
         assert job is None
-        from tui_batch.watch_state import SeenRow
+        from tui_batch.store import SeenRow
 
         st.record(wid, [SeenRow(p, 1, 1) for p in ("/r/d/a", "/r/d/b/c", "/r/d0", "/r/e")])
         assert st.forget(wid, ["/r/d"], subtree=True) == 2

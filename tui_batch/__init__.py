@@ -27,8 +27,8 @@ _LAZY = {
     "plan_job": "jobs",
     "create_job": "jobs",
     "JobRunner": "jobs",
-    "scan": "scanner",
-    "find_duplicates": "dedupe",
+    "scan": "select",
+    "find_duplicates": "select",
     "action": "actions",
     "register": "actions",
 }

@@ -1,4 +1,5 @@
-"""Events the engine reports to its clients (TUI, headless progress, job store, API callers).
+"""Events the engine reports to its clients (TUI, headless progress, job store, API callers),
+and :class:`Subscribers`, the fan-out that delivers them.
 
 Plain slots dataclasses, created on the engine's event loop and handed synchronously to each
 subscriber. They are cheap on purpose: 100,000 tasks make 200,000+ of them, so a subscriber that
@@ -7,9 +8,18 @@ needs to do real work (repaint, write) must coalesce or queue instead of working
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..model import TaskState
+
+if TYPE_CHECKING:
+    from .task import Task
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -79,3 +89,47 @@ class EngineEvent:
 
 
 Event = TaskEvent | StatsEvent | EngineEvent
+
+
+class Subscribers:
+    """Who gets the engine's events. Delivery is synchronous, on the loop thread, in
+    subscription order; a subscriber that raises is logged and dropped (a broken client must
+    not stop the batch). The engine builds an event only when :attr:`callbacks` is not empty."""
+
+    __slots__ = ("callbacks",)
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[Event], None]] = []
+
+    def add(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event. Returns unsubscribe."""
+        self.callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self.callbacks:
+                self.callbacks.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to every subscriber, in order."""
+        broken = None
+        for cb in self.callbacks:
+            try:
+                cb(event)
+            except Exception:  # a broken client must not stop the batch
+                log.exception("engine subscriber %r failed; unsubscribed", cb)
+                broken = [*(broken or ()), cb]
+        if broken:  # removed after the loop: the next subscriber must not miss this event
+            for cb in broken:
+                self.callbacks.remove(cb)
+
+    def task_event(self, task: Task, duration: float | None = None) -> None:
+        """Tell ``task``'s new state (with the attempt's ``duration`` when one ended)."""
+        if self.callbacks:
+            self.emit(
+                TaskEvent(
+                    task.id, task.state, task.attempts, time.time(), task.exit_code,
+                    task.signal, task.error, task.reason, duration,
+                )
+            )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..model import Priority
 
 if TYPE_CHECKING:
-    from .core import Task
+    from .task import Task
 
 
 class ReadyQueue:

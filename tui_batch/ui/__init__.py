@@ -1,6 +1,15 @@
 """The Textual TUI: one client of the core (the only package that imports Textual).
 
 The CLI imports this lazily, only to open the TUI, so headless runs never load Textual.
+
+Layout: :mod:`.app` (the App: routing, the store, quit and exit codes; the one module that
+knows the screen classes), :mod:`.navigation` (what screens may ask of the app), ``screens/``
+(one per screen; a screen imports no other screen and not the app), ``dialogs/`` (one modal per
+module), ``widgets/`` (reusable widgets: the virtual table and its row model, the task list and
+log, the stats panel, the live file count), and the non-widget logic the screens use: the job's
+run (:mod:`.job_run`) and what the dashboard shows of it (:mod:`.dashboard_view`), the form's
+fields (:mod:`.form_layout`) and their mapping to a spec (:mod:`.form_spec`, :mod:`.validation`),
+the engine bridge (:mod:`.messages`), formatting, the clock and run-lock wording.
 """
 
 from __future__ import annotations

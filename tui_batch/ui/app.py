@@ -1,9 +1,14 @@
-"""The Textual application: screen routing, the job store, quit semantics, exit codes."""
+"""The Textual application: screen routing, the job store, quit semantics, exit codes.
+
+The app is the one module that knows every screen class: screens ask it to open the next one
+through :class:`~tui_batch.ui.navigation.Navigator` (implemented here), never by building it,
+and the help screen gets from it the screens whose keys it lists.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -18,6 +23,14 @@ from ..store import Store
 from .clock import Clock, SystemClock
 from .commands import ScreenActions
 from .resources import stylesheet_path
+from .screens.dashboard import DashboardScreen
+from .screens.form import FormScreen
+from .screens.help import HelpScreen
+from .screens.jobs import JobsScreen
+from .screens.preview import PreviewScreen
+
+if TYPE_CHECKING:
+    from .navigation import Navigator
 
 StartMode = Literal["form", "run", "resume", "jobs", "demo", "watch"]
 
@@ -49,6 +62,13 @@ class BatchApp(App[int]):
         Binding("f2", "jobs", "Jobs"),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
+    HELP_SCREENS: ClassVar[tuple[type[Screen[Any]], ...]] = (
+        FormScreen,
+        PreviewScreen,
+        DashboardScreen,
+        JobsScreen,
+    )
+    """The screens whose keys the help lists, in this order."""
 
     def __init__(
         self,
@@ -105,10 +125,6 @@ class BatchApp(App[int]):
 
     # ---------------------------------------------------------------- routing
     def on_mount(self) -> None:
-        from .screens.dashboard import DashboardScreen
-        from .screens.form import FormScreen
-        from .screens.jobs import JobsScreen
-
         if self.start == "run" and self.spec is not None:
             self.push_screen(PreparingScreen("Scanning and creating the job…"))
             self.prepare_run(self.spec)
@@ -131,13 +147,11 @@ class BatchApp(App[int]):
             message = f"{exc.field}: {exc.message}" if isinstance(exc, InputError) else str(exc)
             self.call_from_thread(self._prepare_failed, spec, message)
             return
-        self.call_from_thread(self._open_dashboard, job_id)
+        self.call_from_thread(self.open_dashboard, job_id, autostart=True, replace=True)
 
     def open_watch(self, spec: JobSpec) -> None:
         """`tui-batch watch` on a terminal: the same dashboard, with files arriving live."""
         from ..watch import Watcher, WatchError
-        from .screens.dashboard import DashboardScreen
-        from .screens.form import FormScreen
 
         try:
             watcher = Watcher(spec, self.store, **self.watch_options)
@@ -151,29 +165,42 @@ class BatchApp(App[int]):
                             autostart=True, live_rows=True)
         )
 
-    def _open_dashboard(self, job_id: int) -> None:
-        from .screens.dashboard import DashboardScreen
-
-        self.switch_screen(DashboardScreen(self.store, job_id, autostart=True))
-
     def _prepare_failed(self, spec: JobSpec, message: str) -> None:
-        from .screens.form import FormScreen
-
         self.switch_screen(FormScreen(spec=spec))
         self.notify(message, severity="error", title="Cannot start")
+
+    # ------------------------------------------------- navigation (for screens)
+    def open_form(self, *, root: str | None = None, spec: JobSpec | None = None) -> None:
+        """Push the filter form, prefilled with ``root`` or from ``spec``."""
+        self.push_screen(FormScreen(root=root, spec=spec))
+
+    def open_preview(self, spec: JobSpec) -> None:
+        """Push the preview of what ``spec`` would process."""
+        self.push_screen(PreviewScreen(spec))
+
+    def open_dashboard(self, job_id: int, *, autostart: bool, replace: bool = False) -> None:
+        """Show a stored job's dashboard (pushed, or in place of the current screen)."""
+        screen = DashboardScreen(self.store, job_id, autostart=autostart)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def open_jobs(self, *, replace: bool = False) -> None:
+        """Show the jobs screen (pushed, or in place of the current screen)."""
+        if replace:
+            self.switch_screen(JobsScreen())
+        else:
+            self.push_screen(JobsScreen())
 
     # ---------------------------------------------------------------- actions
     def action_help(self) -> None:
         """Keys and concepts of every screen."""
-        from .screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.HELP_SCREENS))
 
     def action_jobs(self) -> None:
         """Jobs in the store: open, resume, delete."""
-        from .screens.jobs import JobsScreen
-
         if isinstance(self.screen, JobsScreen):
             return
         running = self.running_dashboard()
@@ -184,10 +211,8 @@ class BatchApp(App[int]):
             return
         self.push_screen(JobsScreen())
 
-    def running_dashboard(self) -> Any:
+    def running_dashboard(self) -> DashboardScreen | None:
         """The dashboard whose job is running, if any."""
-        from .screens.dashboard import DashboardScreen
-
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen) and screen.running:
                 return screen
@@ -195,21 +220,19 @@ class BatchApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "jobs":
-            from .screens.jobs import JobsScreen
-
             return not isinstance(self.screen, JobsScreen) and self.running_dashboard() is None
         return True
 
     async def action_quit(self) -> None:
         """Quit; asks first when work is running (the job stays resumable)."""
-        from ..hints import resume_advice
+        from ..jobs import resume_advice
         from .dialogs.confirm import ConfirmDialog
 
         dashboard = self.running_dashboard()
         if dashboard is None:
             self.exit(self.last_exit_code)
             return
-        left = dashboard.remaining()
+        left = dashboard.job.remaining()
 
         async def answer(yes: bool | None) -> None:
             if yes:
@@ -227,17 +250,21 @@ class BatchApp(App[int]):
             answer,
         )
 
-    async def quit_running(self, dashboard: Any) -> None:
+    async def quit_running(self, dashboard: DashboardScreen) -> None:
         """Stop the running job (saved, resumable) and exit: 130 while work is left.
 
         The code comes from the job's state after the engine has stopped, never from counts
         taken before: a task stopped by the quit is interrupted, neither queued nor running."""
         await dashboard.stop_and_wait()
-        self.exit(dashboard.final_exit_code())
+        self.exit(dashboard.job.final_exit_code())
 
     def record_exit_code(self, code: int) -> None:
         """A dashboard finished a run: remember its outcome for the process exit code."""
         self.last_exit_code = code
+
+
+if TYPE_CHECKING:
+    _NAVIGATOR: type[Navigator] = BatchApp  # the app is what its screens navigate through
 
 
 def run_app(app: BatchApp) -> int:

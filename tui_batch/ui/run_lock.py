@@ -1,6 +1,6 @@
 """Who runs a job right now, as the jobs screen says it, and deleting a job safely.
 
-:mod:`tui_batch.liveness` is the one place that reads run locks (an flock the kernel drops when
+:mod:`tui_batch.store.locks` is the one place that reads run locks (an flock the kernel drops when
 its holder dies, holding the holder's pid). The jobs screen uses it to refuse deleting or
 resuming a job that a process is running, and to say which process that is; a delete also
 holds the job's run lock while it deletes, so no run can start in between.
@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InputError
-from ..jobs import lock_job, unlock_job
-from ..liveness import job_liveness
-from ..store import Store
+from ..store import Store, job_liveness, lock_job, unlock_job
 
 
 def describe_runner(pid: int | None) -> str:

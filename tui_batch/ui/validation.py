@@ -16,7 +16,7 @@ from typing import Any
 from textual.validation import ValidationResult, Validator
 
 from ..errors import InputError
-from ..filters import parse_size, parse_when
+from ..select import parse_size, parse_when
 
 FIELD_WIDGETS: dict[str, str] = {
     "ROOT": "roots",

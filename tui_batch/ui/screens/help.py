@@ -1,10 +1,14 @@
 """Help: what each screen does and every key, generated from the live bindings.
 
-Built from the screens' BINDINGS so it can never drift from what the keys really do.
+Built from the screens' BINDINGS (and their actions' docstrings) so it can never drift from
+what the keys really do. Which screens it lists is the app's to say (it passes their classes):
+this module imports no screen, it reads any class that has ``BINDINGS``, a ``HELP_TITLE`` and
+optionally a ``HELP_INTRO``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -29,6 +33,7 @@ reboot is finished later from the **jobs** screen (`F2`) or with `tui-batch resu
 
 
 def _keys(screen: type[Screen[object]] | type[object]) -> str:
+    """The table of a screen's keys: key, what it is called, its action's first doc line."""
     rows = []
     for binding in getattr(screen, "BINDINGS", []):
         if not isinstance(binding, Binding):
@@ -42,22 +47,21 @@ def _keys(screen: type[Screen[object]] | type[object]) -> str:
     return "| Key | Action | What it does |\n|---|---|---|\n" + "\n".join(rows)
 
 
-def help_markdown() -> str:
-    """The whole help text (also used by tests)."""
-    from .dashboard import DashboardScreen
-    from .form import FormScreen
-    from .jobs import JobsScreen
-    from .preview import PreviewScreen
+def _section(screen: type[object]) -> str:
+    """One screen's part: its title, its intro if it has one, its keys."""
+    title = getattr(screen, "HELP_TITLE", None) or screen.__name__
+    intro = getattr(screen, "HELP_INTRO", "")
+    return f"## {title}\n\n" + (f"{intro}\n\n" if intro else "") + _keys(screen)
 
+
+def help_markdown(screens: Sequence[type[object]]) -> str:
+    """The whole help text: the introduction, the keys of every screen, one section each for
+    ``screens`` in that order."""
     sections = [
         INTRO,
         "## Everywhere\n\n| Key | Action |\n|---|---|\n| `F1` | this help |\n"
         "| `F2` | jobs |\n| `Ctrl+P` | command palette |\n| `Ctrl+Q` | quit |",
-        "## Filter form\n\n" + _keys(FormScreen),
-        "## Preview\n\n" + _keys(PreviewScreen),
-        "## Dashboard\n\nThe footer shows only what applies now (e.g. *Resume* only when "
-        "paused).\n\n" + _keys(DashboardScreen),
-        "## Jobs\n\n" + _keys(JobsScreen),
+        *(_section(screen) for screen in screens),
     ]
     return "\n\n".join(sections)
 
@@ -69,9 +73,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "close", "Close"),
     ]
 
+    def __init__(self, screens: Sequence[type[object]]) -> None:
+        super().__init__()
+        self.screens = tuple(screens)
+        """The screen classes whose keys are listed, in order."""
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Markdown(help_markdown())
+            yield Markdown(help_markdown(self.screens))
         yield Footer()
 
     def on_mount(self) -> None:

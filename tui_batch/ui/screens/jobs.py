@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,14 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ...errors import InputError
-from ...liveness import effective_counts, effective_state
 from ...model import ActionSpec
+from ...store import effective_counts, effective_state
 from .. import format as fmt
+from ..navigation import navigator
 from ..run_lock import describe_runner, holding_run_lock, runner_of
 from ..widgets.virtual_table import Cell, Column, VirtualTable
-
-if TYPE_CHECKING:
-    from ..app import BatchApp
 
 STATE_STYLE = {
     "done": "ok",
@@ -88,6 +86,9 @@ def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
 class JobsScreen(Screen[None]):
     """Every job in the store, newest first."""
 
+    HELP_TITLE: ClassVar[str] = "Jobs"
+    """This screen's section in the help."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("r", "resume", "Resume"),
@@ -130,23 +131,18 @@ class JobsScreen(Screen[None]):
         self.reload()
         self.set_interval(3.0, self.reload, name="jobs-reload")
 
-    @property
-    def batch_app(self) -> BatchApp:
-        """The app, typed (it holds the store and the clock)."""
-        return cast("BatchApp", self.app)
-
     def on_screen_resume(self) -> None:
         self.reload()
 
     def _cell(self, job: Any, key: str) -> Cell:
         if key == "created":
-            return job_cell(job, key, self.batch_app.clock.time())
+            return job_cell(job, key, navigator(self).clock.time())
         return job_cell(job, key)
 
     @work(thread=True, exclusive=True, group="jobs")
     def reload(self) -> None:
         """Read the job list in a thread (SQLite)."""
-        store = self.batch_app.store
+        store = navigator(self).store
         try:
             jobs, holders = [], {}
             for job in store.list_jobs():
@@ -215,7 +211,7 @@ class JobsScreen(Screen[None]):
         """Tell the user (and return True) when another process runs ``job`` right now.
 
         Checked at the key press, not from the last reload: a run may have started since."""
-        running, pid = runner_of(self.batch_app.store, job)
+        running, pid = runner_of(navigator(self).store, job)
         if not running:
             return False
         self.holders[job.id] = pid
@@ -229,14 +225,12 @@ class JobsScreen(Screen[None]):
         return True
 
     def _dashboard(self, autostart: bool) -> None:
-        from .dashboard import DashboardScreen
-
         job = self.selected()
         if job is None:
             return
         if self.refuse_if_running(job, "resumed" if autostart else "opened"):
             return
-        self.app.push_screen(DashboardScreen(self.batch_app.store, job.id, autostart=autostart))
+        navigator(self).open_dashboard(job.id, autostart=autostart)
 
     def action_open(self) -> None:
         """Show the job's dashboard (runs nothing until Start)."""
@@ -256,7 +250,7 @@ class JobsScreen(Screen[None]):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                store = self.batch_app.store
+                store = navigator(self).store
                 try:
                     # Holding the run lock while deleting: no process can start the job
                     # between the check and the delete.
@@ -284,9 +278,7 @@ class JobsScreen(Screen[None]):
 
     def action_new(self) -> None:
         """Build a new job in the form."""
-        from .form import FormScreen
-
-        self.app.push_screen(FormScreen(root=os.getcwd()))
+        navigator(self).open_form(root=os.getcwd())
 
     def action_back(self) -> None:
         """Back to where the jobs list was opened from."""

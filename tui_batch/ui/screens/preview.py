@@ -8,7 +8,7 @@ deselected here and per-row priorities are passed to ``create_job``.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -24,10 +24,8 @@ from ...errors import InputError
 from ...jobs import Plan, create_job, plan_job
 from ...model import JobSpec, Priority
 from .. import format as fmt
+from ..navigation import navigator
 from ..widgets.virtual_table import Cell, Column, VirtualTable
-
-if TYPE_CHECKING:
-    from ...store import Store
 
 COLUMNS = [
     Column("mark", "✓", 1, sortable=True),
@@ -55,6 +53,9 @@ def _text(value: str) -> str:
 
 class PreviewScreen(Screen[None]):
     """Review the selection; space toggles a row, Enter starts the job."""
+
+    HELP_TITLE: ClassVar[str] = "Preview"
+    """This screen's section in the help."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_row", "Toggle"),
@@ -320,11 +321,9 @@ class PreviewScreen(Screen[None]):
 
     def create_and_run(self) -> None:
         """Write the job and its tasks, then switch to the dashboard."""
-        from .dashboard import DashboardScreen
-
         assert self.plan is not None
-        store: Store = self.app.store  # type: ignore[attr-defined]
+        nav = navigator(self)
         job_id = create_job(
-            store, self.plan, exclude=self.excluded, priorities=dict(self.priorities)
+            nav.store, self.plan, exclude=self.excluded, priorities=dict(self.priorities)
         )
-        self.app.switch_screen(DashboardScreen(store, job_id, autostart=True))
+        nav.open_dashboard(job_id, autostart=True, replace=True)

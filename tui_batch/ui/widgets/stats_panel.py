@@ -83,6 +83,16 @@ class StatsPanel(Vertical):
             yield Static("", id="stats-times")
             yield Sparkline([0.0, 0.0], id="sparkline")
 
+    def show_state(self, text: str) -> None:
+        """Say the job's state (running, paused, done...) now."""
+        self.state_text = text
+        self.refresh_text()
+
+    def show_workers(self, workers: int) -> None:
+        """The engine's worker count changed."""
+        self.stats.workers = workers
+        self.refresh_text()
+
     def start_run(self) -> None:
         """A run (or a retry run) starts now."""
         self.run_started = self.clock.monotonic()

@@ -117,6 +117,7 @@ class TaskList(VirtualTable[Any]):
         """Show only tasks in this state (None = all)."""
         self.empty_text = "no tasks"
         self._index_of: dict[int, int] | None = None
+        self._engine_key: tuple[int, int] = (0, 0)
 
     def set_rows(self, rows: Sequence[Any], keep_cursor: bool = False) -> None:
         self._index_of = None
@@ -132,6 +133,29 @@ class TaskList(VirtualTable[Any]):
         if index is None or len(index) != len(self.source):
             index = self._index_of = {task.id: i for i, task in enumerate(self.source)}
         self.update_rows({index[t] for t in task_ids if t in index})
+
+    def follow(self, engine: Any) -> bool:
+        """Watch mode (once a second): list the engine's tasks again when some arrived or
+        left, as its task count or newest task says; returns whether it did."""
+        if not engine.tasks:
+            return False
+        key = (len(engine.tasks), next(reversed(engine.tasks)))
+        if key == self._engine_key:
+            return False
+        self._engine_key = key
+        self.set_rows(list(engine.tasks.values()), keep_cursor=True)
+        return True
+
+    def title(self, counted: int | None = None) -> str:
+        """The list's title: its status filter and how many rows it lists right now;
+        ``counted`` is how many tasks are in that state when the list keeps fewer (watch mode
+        keeps only the latest finished tasks)."""
+        status = self.status_filter
+        if status is None:
+            return "Tasks: all"
+        if counted is not None and counted > self.row_count:
+            return f"Tasks: {status} ({self.row_count:,} shown of {counted:,})"
+        return f"Tasks: {status} ({self.row_count:,})"
 
     def filter_status(self, status: str | None) -> None:
         """Show only tasks with ``status`` ("retrying" tasks are queued ones)."""

@@ -3,77 +3,54 @@
 Textual's DataTable builds and measures every row up front (seconds for 100,000 rows) and
 keeps a renderable per cell. A batch job's task list and a big preview can hold hundreds of
 thousands of rows that change many times per second, so this table keeps no per-row state at
-all: it holds a sequence of row objects, a list of indexes into it (the filtered, sorted view)
-and renders a row's cells with a callback only when that row is on screen. Repainting after
-thousands of task updates costs the same as repainting one screenful.
+all: a :class:`~.row_view.RowView` holds the row objects and the view over them (indexes, in
+filter and sort order, and the cursor), and this widget renders a row's cells with a callback
+only when that row is on screen. Repainting after thousands of task updates costs the same as
+repainting one screenful.
+
+This module is the Textual side: keys, mouse, scrolling, component styles and the messages
+(:mod:`.table_messages`) it sends. The view model is :mod:`.row_view`; column widths, text
+fitting and turning a row's cells into a line are :mod:`.columns`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from .view_update import updated_view
+from . import table_messages
+from .columns import (
+    STYLE_NAMES,
+    Cell,
+    Column,
+    Layout,
+    cell_text,
+    column_at,
+    fit,
+    layout_columns,
+    paint_header,
+    paint_row,
+)
+from .row_view import RowView
+
+__all__ = ["STYLE_NAMES", "Cell", "Column", "VirtualTable", "fit"]
 
 T = TypeVar("T")
 
-Cell = str | tuple[str, str]
-"""A cell is its text, or ``(text, style)`` where style names a component class suffix
-(``"ok"`` -> ``virtual-table--ok``) so colours stay in the TCSS."""
-
-STYLE_NAMES = ("ok", "bad", "warn", "run", "dim", "accent")
+_BOLD = Style(bold=True)
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column. ``width == 0`` makes it flexible: flexible columns share what is left."""
-
-    key: str
-    """Identifier passed to the cell callback and used for sorting."""
-    label: str
-    """Header text."""
-    width: int = 0
-    """Fixed width in cells, or 0 for flexible."""
-    align: Literal["left", "right"] = "left"
-    """Text alignment inside the column."""
-    min_width: int = 8
-    """Smallest width of a flexible column."""
-    hide_below: int = 0
-    """Hide the column when the table is narrower than this (keeps 80 columns readable)."""
-    keep_tail: bool = False
-    """Truncate on the left (``…/dir/file.txt``): the end of a path says the most."""
-    sortable: bool = True
-    """Whether clicking the header / the sort key may sort by this column."""
-
-
-def fit(text: str, width: int, align: str = "left", keep_tail: bool = False) -> str:
-    """Pad or truncate ``text`` to exactly ``width`` cells, with an ellipsis when cut."""
-    if width <= 0:
-        return ""
-    length = cell_len(text)
-    if length > width:
-        if width == 1:
-            return "…"
-        if keep_tail:
-            tail = text[-(width - 1) :]
-            while cell_len(tail) > width - 1:
-                tail = tail[1:]
-            return set_cell_size("…" + tail, width)
-        return set_cell_size(text, width - 1) + "…"
-    if align == "right":
-        return " " * (width - length) + text
-    return text + " " * (width - length)
+def _bold(name: str) -> Style:
+    """Styled cells on the cursor row: bold (their colour would fight the cursor's)."""
+    return _BOLD
 
 
 class VirtualTable(ScrollView, Generic[T], can_focus=True):
@@ -118,45 +95,9 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         Binding("enter", "select", "Select", show=False),
     ]
 
-    class CursorMoved(Message):
-        """The highlighted row changed (also sent when the row under the cursor changes)."""
-
-        def __init__(self, table: VirtualTable[Any], item: Any) -> None:
-            super().__init__()
-            self.table = table
-            """The table that sent it."""
-            self.item = item
-            """The row object under the cursor, or None when the view is empty."""
-
-        @property
-        def control(self) -> VirtualTable[Any]:
-            return self.table
-
-    class Selected(Message):
-        """Enter or double click on a row."""
-
-        def __init__(self, table: VirtualTable[Any], item: Any) -> None:
-            super().__init__()
-            self.table = table
-            """The table that sent it."""
-            self.item = item
-            """The selected row object."""
-
-        @property
-        def control(self) -> VirtualTable[Any]:
-            return self.table
-
-    class SortChanged(Message):
-        """The user sorted by another column (header click or key)."""
-
-        def __init__(self, table: VirtualTable[Any], key: str | None, reverse: bool) -> None:
-            super().__init__()
-            self.table = table
-            """The table that sent it."""
-            self.key = key
-            """Column key sorted by, or None for source order."""
-            self.reverse = reverse
-            """Descending order."""
+    CursorMoved = table_messages.CursorMoved
+    Selected = table_messages.Selected
+    SortChanged = table_messages.SortChanged
 
     def __init__(
         self,
@@ -172,16 +113,8 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         self.columns: list[Column] = list(columns)
         """All columns, hidden ones included."""
         self._cell = cell
-        self._sort_keys = dict(sort_keys or {})
-        self._source: Sequence[T] = []
-        self._view: list[int] = []
-        self._filter: Callable[[T], bool] | None = None
-        self.sort_key: str | None = None
-        """Column the view is sorted by (None = source order)."""
-        self.sort_reverse = False
-        """Whether the sort is descending."""
-        self._cursor = 0
-        self._layout: list[tuple[Column, int]] = []
+        self._rows: RowView[T] = RowView(cell, sort_keys)
+        self._layout: Layout = []
         self._layout_width = -1
         self._last_cursor_item: Any = None
         self.empty_text = "nothing to show"
@@ -191,55 +124,67 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
     @property
     def source(self) -> Sequence[T]:
         """The unfiltered rows."""
-        return self._source
+        return self._rows.source
+
+    @property
+    def _source(self) -> Sequence[T]:
+        """The unfiltered rows, under the name they had before the view model moved out."""
+        return self._rows.source
+
+    @property
+    def sort_key(self) -> str | None:
+        """Column the view is sorted by (None = source order)."""
+        return self._rows.sort_key
+
+    @property
+    def sort_reverse(self) -> bool:
+        """Whether the sort is descending."""
+        return self._rows.sort_reverse
 
     @property
     def row_count(self) -> int:
         """Rows in the current (filtered) view."""
-        return len(self._view)
+        return self._rows.row_count
 
     @property
     def cursor_row(self) -> int:
         """Index of the highlighted row in the view."""
-        return self._cursor
+        return self._rows.cursor
 
     @property
     def cursor_item(self) -> T | None:
         """The highlighted row object, or None when the view is empty."""
-        if 0 <= self._cursor < len(self._view):
-            return self._source[self._view[self._cursor]]
-        return None
+        return self._rows.cursor_item
 
     def view_items(self) -> list[T]:
         """The rows of the current view, in display order (for tests and exports)."""
-        return [self._source[i] for i in self._view]
+        return self._rows.view_items()
 
     def item_at(self, row: int) -> T | None:
         """The row object at view index ``row``."""
-        if 0 <= row < len(self._view):
-            return self._source[self._view[row]]
-        return None
+        return self._rows.item_at(row)
 
     def set_rows(self, rows: Sequence[T], keep_cursor: bool = False) -> None:
         """Show a new sequence of rows (kept by reference; call :meth:`rebuild` if it grows)."""
-        self._source = rows
+        self._rows.source = rows
         self.rebuild(keep_cursor=keep_cursor)
 
     def set_filter(self, predicate: Callable[[T], bool] | None) -> None:
         """Show only the rows for which ``predicate`` is true (None shows all)."""
-        self._filter = predicate
+        self._rows.filter = predicate
         self.rebuild()
 
     def set_sort_key(self, key: str, func: Callable[[T], Any]) -> None:
         """Define how a column sorts (defaults to its cell text)."""
-        self._sort_keys[key] = func
+        self._rows.set_sort_key(key, func)
 
     def sort_by(self, key: str | None, reverse: bool | None = None) -> None:
         """Sort by a column; sorting by the current column again flips the direction."""
+        rows = self._rows
         if reverse is None:
-            reverse = (not self.sort_reverse) if key == self.sort_key else False
-        self.sort_key = key
-        self.sort_reverse = reverse
+            reverse = (not rows.sort_reverse) if key == rows.sort_key else False
+        rows.sort_key = key
+        rows.sort_reverse = reverse
         self.rebuild()
         self.post_message(self.SortChanged(self, key, reverse))
 
@@ -258,66 +203,20 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
 
     def rebuild(self, keep_cursor: bool = True) -> None:
         """Recompute the view (filter + sort) and keep the cursor on the same row object."""
-        current = (
-            self._view[self._cursor] if keep_cursor and self._cursor < len(self._view) else None
-        )
-        source = self._source
-        pred = self._filter
-        if pred is None:
-            view = list(range(len(source)))
-        else:
-            view = [i for i, row in enumerate(source) if pred(row)]
-        func = self._sort_func()
-        if func is not None:
-            view.sort(key=lambda i: func(source[i]), reverse=self.sort_reverse)
-        self._view = view
-        if current is not None:
-            try:
-                self._cursor = view.index(current)
-            except ValueError:
-                self._cursor = min(self._cursor, max(0, len(view) - 1))
-        else:
-            self._cursor = 0 if not keep_cursor else min(self._cursor, max(0, len(view) - 1))
+        self._rows.rebuild(keep_cursor)
         self._update_virtual_size()
         self._scroll_cursor_into_view()
         self.refresh()
         self._announce_cursor(force=True)
 
-    def _sort_func(self) -> Callable[[T], Any] | None:
-        """The key of the current sort (a column without one sorts by its cell text)."""
-        key = self.sort_key
-        if key is None:
-            return None
-        func = self._sort_keys.get(key)
-        if func is None:
-
-            def func(row: T, _k: str = key) -> Any:
-                cell = self._cell(row, _k)
-                return cell if isinstance(cell, str) else cell[0]
-
-        return func
-
     def update_rows(self, indexes: Collection[int]) -> None:
         """The rows at these source indexes changed: re-check just them against the filter
         and the sort, so a row leaves (or joins, or moves in) the view at once. Costs a pass
         over the view, not over every row as :meth:`rebuild` does."""
-        if not indexes or (self._filter is None and self.sort_key is None):
+        if not indexes or not self._rows.arranged:
             self.refresh()
             return
-        current = self._view[self._cursor] if self._cursor < len(self._view) else None
-        view = updated_view(
-            self._view, self._source, indexes, self._filter, self._sort_func(), self.sort_reverse
-        )
-        resized = len(view) != len(self._view)
-        self._view = view
-        if current is not None and not (
-            self._cursor < len(view) and view[self._cursor] == current
-        ):  # rows above the cursor came or went: follow its row, or stay put if it left
-            try:
-                self._cursor = view.index(current)
-            except ValueError:
-                self._cursor = min(self._cursor, max(0, len(view) - 1))
-        if resized:
+        if self._rows.replace_rows(indexes):
             self._update_virtual_size()
         self._scroll_cursor_into_view()
         self.refresh()
@@ -331,19 +230,17 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         """Row objects currently on screen (to decide whether a repaint is needed)."""
         top = int(self.scroll_offset.y)
         height = max(0, self.size.height - 1)
-        return [self._source[i] for i in self._view[top : top + height]]
+        return self._rows.window(top, height)
 
     # ---------------------------------------------------------------- cursor
     def move_cursor(self, row: int) -> None:
         """Highlight view row ``row`` (clamped) and scroll it into view."""
-        if not self._view:
-            self._cursor = 0
+        if not self._rows.row_count:
+            self._rows.move_cursor(row)
             self.refresh()
             self._announce_cursor()
             return
-        row = max(0, min(row, len(self._view) - 1))
-        if row != self._cursor:
-            self._cursor = row
+        if self._rows.move_cursor(row):
             self.refresh()
         self._scroll_cursor_into_view()
         self._announce_cursor()
@@ -360,28 +257,29 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
     def _scroll_cursor_into_view(self) -> None:
         height = max(1, self.size.height - 1)
         top = int(self.scroll_offset.y)
-        if self._cursor < top:
-            self.scroll_to(y=self._cursor, animate=False, immediate=True)
-        elif self._cursor >= top + height:
-            self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
+        cursor = self._rows.cursor
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False, immediate=True)
+        elif cursor >= top + height:
+            self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
 
     def action_cursor_up(self) -> None:
-        self.move_cursor(self._cursor - 1)
+        self.move_cursor(self._rows.cursor - 1)
 
     def action_cursor_down(self) -> None:
-        self.move_cursor(self._cursor + 1)
+        self.move_cursor(self._rows.cursor + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(self._cursor - self._page())
+        self.move_cursor(self._rows.cursor - self._page())
 
     def action_page_down(self) -> None:
-        self.move_cursor(self._cursor + self._page())
+        self.move_cursor(self._rows.cursor + self._page())
 
     def action_first(self) -> None:
         self.move_cursor(0)
 
     def action_last(self) -> None:
-        self.move_cursor(len(self._view) - 1)
+        self.move_cursor(self._rows.row_count - 1)
 
     def action_select(self) -> None:
         item = self.cursor_item
@@ -395,23 +293,15 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
             return
         event.stop()
         if offset.y == 0:
-            column = self._column_at(offset.x)
+            column = column_at(self._layout, offset.x)
             if column is not None and column.sortable:
                 self.sort_by(column.key)
             return
         row = int(self.scroll_offset.y) + offset.y - 1
-        if 0 <= row < len(self._view):
+        if 0 <= row < self._rows.row_count:
             self.move_cursor(row)
             if event.chain >= 2:
                 self.action_select()
-
-    def _column_at(self, x: int) -> Column | None:
-        pos = 0
-        for column, width in self._layout:
-            if pos <= x < pos + width + 1:
-                return column
-            pos += width + 1
-        return None
 
     # ----------------------------------------------------------------- layout
     def _on_resize(self, event: events.Resize) -> None:
@@ -420,28 +310,13 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         self._scroll_cursor_into_view()
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.content_width, len(self._view) + 1)
+        self.virtual_size = Size(self.content_width, self._rows.row_count + 1)
 
-    def _compute_layout(self, width: int) -> list[tuple[Column, int]]:
-        if width == self._layout_width:
-            return self._layout
-        cols = [c for c in self.columns if c.hide_below <= width]
-        fixed = sum(c.width for c in cols if c.width) + max(0, len(cols) - 1)
-        flex = [c for c in cols if not c.width]
-        remaining = max(0, width - fixed)
-        layout: list[tuple[Column, int]] = []
-        share = remaining // len(flex) if flex else 0
-        extra = remaining - share * len(flex) if flex else 0
-        for c in cols:
-            if c.width:
-                layout.append((c, c.width))
-            else:
-                w = share + (1 if extra > 0 else 0)
-                extra -= 1
-                layout.append((c, max(c.min_width if remaining else 0, w)))
-        self._layout = layout
-        self._layout_width = width
-        return layout
+    def _compute_layout(self, width: int) -> Layout:
+        if width != self._layout_width:
+            self._layout = layout_columns(self.columns, width)
+            self._layout_width = width
+        return self._layout
 
     # ----------------------------------------------------------------- render
     @property
@@ -456,60 +331,33 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
         base = self.rich_style
         if y == 0:
             return self._render_header(layout, width, base)
+        rows = self._rows
         row = int(self.scroll_offset.y) + y - 1
-        if row >= len(self._view):
+        if row >= len(rows.view):
             if row == 0 and self.empty_text:
                 dim = base + self.get_component_rich_style("virtual-table--dim", partial=True)
                 return Strip([Segment(fit(" " + self.empty_text, width), dim)], width)
             return Strip.blank(width, base)
-        item = self._source[self._view[row]]
-        cursor = row == self._cursor
-        row_style = base
-        if cursor:
+        item = rows.source[rows.view[row]]
+        cell = self._cell
+        cells = [cell(item, column.key) for column, _ in layout]
+        if row == rows.cursor:
             row_style = base + self.get_component_rich_style("virtual-table--cursor")
-        segments: list[Segment] = []
-        used = 0
-        for index, (column, col_width) in enumerate(layout):
-            if index:
-                segments.append(Segment(" ", row_style))
-                used += 1
-            cell = self._cell(item, column.key)
-            if isinstance(cell, str):
-                text, style_name = cell, ""
-            else:
-                text, style_name = cell
-            style = row_style
-            if style_name and not cursor:
-                style = row_style + self.get_component_rich_style(
-                    f"virtual-table--{style_name}", partial=True
-                )
-            elif style_name and cursor:
-                style = row_style + Style(bold=True)
-            segments.append(Segment(fit(text, col_width, column.align, column.keep_tail), style))
-            used += col_width
-        if used < width:
-            segments.append(Segment(" " * (width - used), row_style))
-        return Strip(segments, width).crop(0, width)
+            return paint_row(layout, width, cells, row_style, _bold)
+        return paint_row(layout, width, cells, base, self._cell_style)
 
-    def _render_header(self, layout: list[tuple[Column, int]], width: int, base: Style) -> Strip:
-        header = base + self.get_component_rich_style("virtual-table--header")
-        sorted_style = base + self.get_component_rich_style("virtual-table--header-sorted")
-        segments: list[Segment] = []
-        used = 0
-        for index, (column, col_width) in enumerate(layout):
-            if index:
-                segments.append(Segment(" ", header))
-                used += 1
-            label = column.label
-            style = header
-            if column.key == self.sort_key:
-                label += " ▼" if self.sort_reverse else " ▲"
-                style = sorted_style
-            segments.append(Segment(fit(label, col_width, column.align), style))
-            used += col_width
-        if used < width:
-            segments.append(Segment(" " * (width - used), header))
-        return Strip(segments, width).crop(0, width)
+    def _cell_style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"virtual-table--{name}", partial=True)
+
+    def _render_header(self, layout: Layout, width: int, base: Style) -> Strip:
+        return paint_header(
+            layout,
+            width,
+            self.sort_key,
+            self.sort_reverse,
+            base + self.get_component_rich_style("virtual-table--header"),
+            base + self.get_component_rich_style("virtual-table--header-sorted"),
+        )
 
     def header_text(self) -> str:
         """The header as plain text (for tests)."""
@@ -524,7 +372,6 @@ class VirtualTable(ScrollView, Generic[T], can_focus=True):
             return ""
         parts = []
         for column, col_width in layout:
-            cell = self._cell(item, column.key)
-            text = cell if isinstance(cell, str) else cell[0]
+            text = cell_text(self._cell(item, column.key))
             parts.append(fit(text, col_width, column.align, column.keep_tail))
         return " ".join(parts)

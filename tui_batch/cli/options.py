@@ -1,0 +1,213 @@
+"""The flags `run` and `watch` share, and the one spec builder behind them.
+
+A watch and a run can never disagree on what a flag means: both commands take their filter,
+action, engine and output flags from the groups below and turn them into a JobSpec with
+:func:`build_spec` (which also merges a ``--recipe`` under the flags). :func:`fail` is how
+every command refuses input: an InputError naming the field, which ``main`` prints as one line
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+
+from ..errors import InputError
+from ..model import ActionSpec, EngineSettings, JobSpec, Priority
+
+__all__ = [
+    "CONTEXT", "action_options", "build_spec", "engine_options", "fail", "filter_options",
+    "output_options",
+]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+"""click context settings of the group and of every command."""
+
+
+def fail(field: str, message: str) -> NoReturn:
+    """Refuse the command: ``field`` (a flag, an argument or a variable) is wrong."""
+    raise InputError(field, message)
+
+
+def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Which files: the filter flags."""
+    opts = [
+        click.option("--ext", "-e", "ext", multiple=True, metavar="EXT",
+                     help="Keep files with this extension (repeatable, or comma-separated)."),
+        click.option("--min-size", metavar="SIZE", help="At least this big (10k, 1.5MiB, 2GB)."),
+        click.option("--max-size", metavar="SIZE", help="At most this big."),
+        click.option("--newer", metavar="WHEN", help="Modified at or after (2024-05-01, 7d, 12h)."),
+        click.option("--older", metavar="WHEN", help="Modified before."),
+        click.option("--name", metavar="REGEX", help="Base name matches this regex."),
+        click.option("--exclude", multiple=True, metavar="PATH_OR_GLOB",
+                     help="Skip this path or glob (repeatable)."),
+        click.option("--exclude-re", multiple=True, metavar="REGEX",
+                     help="Skip relative paths matching this regex (repeatable)."),
+        click.option("--hidden", is_flag=True, help="Include hidden files and folders."),
+        click.option("--follow", is_flag=True, help="Follow symlinks (loops are detected)."),
+        click.option("--no-ignore", is_flag=True, help="Do not honour .gitignore/.ignore files."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def action_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """What to run on each file: the action flags."""
+    opts = [
+        click.option("--exec", "-x", "exec_", metavar="TEMPLATE",
+                     help="Command per file: {} {/} {//} {.} {/.} {out} {out.EXT}."),
+        click.option("--shell", is_flag=True,
+                     help="Run the template with sh -c (names passed as arguments, never pasted)."),
+        click.option("--action", "-a", "action_name", metavar="NAME",
+                     help="Built-in, plugin or module:function action."),
+        click.option("--opt", multiple=True, metavar="KEY=VALUE", help="Action option."),
+        click.option("--recipe", metavar="FILE.toml", help="Load the job from a recipe file."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """How to run: workers, priority, retries, timeouts, halting, dedupe, --out."""
+    opts = [
+        click.option("--workers", "-j", type=int, metavar="N",
+                     help="Parallel tasks, 1 to 1024 (default: CPUs)."),
+        click.option("--priority", metavar="P", help="low, normal, high or urgent."),
+        click.option("--retries", type=int, metavar="N",
+                     help="Extra attempts after a failure (0 to 100)."),
+        click.option("--backoff", type=float, metavar="S",
+                     help="First retry delay, 0 to 3600 (doubles)."),
+        click.option("--timeout", type=float, metavar="S",
+                     help="Seconds per attempt (more than 0, at most 30 days)."),
+        click.option("--no-retry-code", multiple=True, type=int, metavar="CODE",
+                     help="Exit code (0 to 255) that is never retried (repeatable)."),
+        click.option("--halt-after", type=int, metavar="N",
+                     help="Start no new task after N failures (N >= 1)."),
+        click.option("--halt-percent", type=float, metavar="PCT",
+                     help="Start no new task once PCT% (more than 0, at most 100) of "
+                          "finished tasks failed."),
+        click.option("--dedupe/--no-dedupe", default=None,
+                     help="Skip duplicate files (default on, off for actions that write one "
+                          "output per file: copy, gzip, {out} templates)."),
+        click.option("--out", metavar="DIR", help="Output folder (mirrors the input tree)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the job goes and how it reports: --db, --json, --headless."""
+    opts = [
+        click.option("--db", metavar="PATH", help="Job store (default: user data folder)."),
+        click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
+        click.option("--headless", is_flag=True, help="No dashboard even on a terminal."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _parse_opts(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            fail("--opt", f"expected KEY=VALUE, got {p!r}")
+        out[key.strip()] = value
+    return out
+
+
+def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
+    """CLI flags (over an optional recipe) -> a validated JobSpec.
+
+    A recipe's values are all validated first, inside its blame (errors name the file, the
+    key and its line), including those a flag overrides: a wrong recipe is never half used.
+    """
+    from ..jobs import read_recipe
+    from ..model import FilterSpec
+    from ..model.limits import CLI_WORKERS
+    from ..select import check_out_dir, filter_from_dict, filter_from_options
+
+    recipe = read_recipe(kw["recipe"]) if kw.get("recipe") else None
+    cli_action = kw.get("exec_") is not None or kw.get("action_name") is not None
+    rflt: FilterSpec | None = None
+    raction: ActionSpec | None = None
+    settings = EngineSettings()
+    if recipe is not None:
+        with recipe.blame():
+            # the recipe's roots only matter (and must exist) when none are given here
+            rflt = filter_from_dict(recipe.table("filter"), check_roots=not roots)
+            if recipe.table("action"):
+                raction = ActionSpec.from_dict(recipe.table("action"), partial=cli_action)
+            settings = EngineSettings.from_dict(recipe.table("settings"))
+
+    exts: list[str] = []
+    for e in kw.get("ext") or ():
+        exts.extend(x for x in e.split(",") if x.strip())
+    given_filter = any(
+        kw.get(k) for k in ("ext", "min_size", "max_size", "newer", "older", "name", "exclude",
+                            "exclude_re", "hidden", "follow", "no_ignore")
+    )
+    if rflt is not None and not roots and not given_filter:
+        flt = rflt
+    else:
+        base = rflt or FilterSpec()
+
+        def pick(key: str, recipe_value: Any) -> Any:
+            v = kw.get(key)
+            return v if v not in (None, (), False, "") else recipe_value
+
+        flt = filter_from_options(
+            roots=list(roots) or list(base.roots),
+            ext=exts or list(base.extensions),
+            min_size=pick("min_size", base.min_size),
+            max_size=pick("max_size", base.max_size),
+            newer=pick("newer", base.newer),
+            older=pick("older", base.older),
+            name=pick("name", base.name_regex),
+            exclude=list(kw.get("exclude") or ()) + list(base.excludes),
+            exclude_re=list(kw.get("exclude_re") or ()) + list(base.exclude_res),
+            hidden=bool(kw.get("hidden") or base.hidden),
+            follow=bool(kw.get("follow") or base.follow),
+            no_ignore=bool(kw.get("no_ignore") or not base.use_ignore),
+        )
+
+    if cli_action:
+        action = ActionSpec(
+            template=kw.get("exec_"), shell=bool(kw.get("shell")), name=kw.get("action_name"),
+            options={**(raction.options if raction is not None else {}),
+                     **_parse_opts(kw.get("opt") or ())},
+        )
+        action.check()
+    elif raction is not None:
+        action = raction
+        action.shell = action.shell or bool(kw.get("shell"))
+        action.options.update(_parse_opts(kw.get("opt") or ()))
+    else:
+        fail("--exec", "no action: give --exec TEMPLATE or --action NAME")
+
+    for key, attr in (("workers", "workers"), ("retries", "retries"), ("backoff", "backoff"),
+                      ("timeout", "timeout"), ("halt_after", "halt_after_failures"),
+                      ("halt_percent", "halt_failure_percent"), ("out", "out_dir")):
+        if kw.get(key) is not None:
+            setattr(settings, attr, kw[key])
+    if kw.get("priority") is not None:
+        settings.priority = Priority.parse(kw["priority"])
+    if kw.get("dedupe") is not None:
+        settings.dedupe = kw["dedupe"]
+    if kw.get("no_retry_code"):
+        settings.no_retry_exit_codes = list(kw["no_retry_code"])
+    if kw.get("workers") is not None:
+        CLI_WORKERS.check(kw["workers"])
+    settings.check()
+    if settings.out_dir is not None:
+        settings.out_dir = os.path.abspath(settings.out_dir)
+        check_out_dir(flt.roots, settings.out_dir)
+    name = recipe.data.get("name") if recipe is not None else None
+    return JobSpec(filter=flt, action=action, settings=settings, name=name)

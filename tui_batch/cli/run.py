@@ -1,0 +1,140 @@
+"""`tui-batch run`: plan a job from the flags, store it, run it (or only show it: --dry-run).
+
+On a terminal the dashboard takes over once the flags are read (the TUI shows the plan
+and runs the job); otherwise the scan warnings and the progress are printed, and output
+collisions refuse the job before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..jobs import Plan, create_job, plan_job
+from ..model import JobSpec
+from ..store import Store
+from .headless import reporter_style, run_headless, want_tui
+from .options import (
+    CONTEXT,
+    action_options,
+    build_spec,
+    engine_options,
+    fail,
+    filter_options,
+    output_options,
+)
+from .progress import display_path
+from .stores import open_store
+
+__all__ = ["run_cmd"]
+
+
+@click.command("run", context_settings=CONTEXT)
+@click.argument("roots", nargs=-1)
+@filter_options
+@action_options
+@engine_options
+@output_options
+@click.option("--dry-run", is_flag=True, help="Show what would run; run nothing.")
+def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool,
+            headless: bool, **kw: Any) -> None:
+    """Run an action on every matching file under ROOTS (default: the current folder)."""
+    spec = build_spec(roots, kw)
+    if not dry_run and want_tui(as_json, headless):
+        from ..ui import run_tui
+
+        sys.exit(run_tui(spec=spec, db=db, start="run"))
+    store = open_store(db)
+    try:
+        job_id = _plan_and_create(store, spec, as_json=as_json, dry_run=dry_run)
+        if job_id is None:
+            sys.exit(0)
+        sys.exit(run_headless(store, job_id, reporter_style(as_json)))
+    finally:
+        store.close()
+
+
+def _plan_and_create(store: Store, spec: JobSpec, *, as_json: bool, dry_run: bool) -> int | None:
+    """Scan and store the job (None for a dry run). A function of its own so the plan (every
+    scanned entry and preview row) is freed before the run starts."""
+    plan = plan_job(spec, store=store)
+    _report_issues(plan, as_json)
+    if dry_run:
+        _print_dry_run(plan, as_json)
+        return None
+    _check_collisions(plan)
+    job_id = create_job(store, plan)
+    if not as_json:
+        click.echo(f"job {job_id}: {plan.preview.count} files "
+                   f"({plan.preview.duplicates} duplicates skipped)", err=True)
+    return job_id
+
+
+def _print_dry_run(plan: Plan, as_json: bool) -> None:
+    from ..actions import TaskContext, plan_notes
+
+    action: Any = plan.action
+    settings = plan.spec.settings
+    for row in plan.preview.rows:
+        e = row.entry
+        cmd: list[str] | None = None
+        if hasattr(action, "prepare") and row.duplicate_of is None:
+            ctx = TaskContext(e.path, e.root, e.rel, e.size, e.mtime_ns, settings.out_dir,
+                              row.out_path, plan.spec.action.options, 0, 1)
+            prepared = action.prepare(ctx, dry_run=True)
+            cmd = list(prepared.argv)
+        if as_json:
+            obj: dict[str, Any] = {"event": "plan", "path": e.path, "size": e.size}
+            if row.duplicate_of:
+                obj["duplicate_of"] = row.duplicate_of
+            if row.out_path:
+                obj["out"] = row.out_path
+            if row.collision:
+                obj["collision"] = row.collision
+            if cmd is not None:
+                obj["argv"] = cmd
+            click.echo(json.dumps(obj))
+        else:
+            if row.duplicate_of:
+                click.echo(f"skip (duplicate of {display_path(row.duplicate_of)}): "
+                           f"{display_path(e.path)}")
+            elif cmd is not None:
+                import shlex
+
+                click.echo(" ".join(shlex.quote(display_path(a)) for a in cmd))
+            else:
+                click.echo(f"{plan.spec.action.label}: {display_path(e.path)}")
+    p = plan.preview
+    summary = (f"{p.count} files, {p.total_bytes} bytes, {p.duplicates} duplicates, "
+               f"{p.collisions} output collisions (dry run: nothing was run)")
+    notes = plan_notes(action, settings)  # the same words as the TUI preview and a run
+    if as_json:
+        click.echo(json.dumps({"event": "summary", "files": p.count, "bytes": p.total_bytes,
+                               "duplicates": p.duplicates, "collisions": p.collisions,
+                               "dedupe": bool(settings.dedupe), "notes": notes,
+                               "dry_run": True}))
+    else:
+        click.echo(summary, err=True)
+        for note in notes:
+            click.echo(f"tui-batch: {note}", err=True)
+
+
+def _report_issues(plan: Plan, as_json: bool) -> None:
+    for issue in plan.issues:
+        if as_json:
+            click.echo(json.dumps({"event": "scan_issue", "kind": issue.kind, "path": issue.path,
+                                   "message": issue.message}))
+        else:
+            click.echo(f"tui-batch: warning: {issue.kind}: {display_path(issue.path)}: "
+                       f"{issue.message}", err=True)
+
+
+def _check_collisions(plan: Plan) -> None:
+    bad = [r for r in plan.preview.rows if r.collision and r.duplicate_of is None]
+    if bad:
+        first = bad[0]
+        fail("--out", f"{len(bad)} output collision(s), e.g. {display_path(first.entry.path)}: "
+                      f"{first.collision} (use --dry-run to see all)")

@@ -1,0 +1,125 @@
+"""`tui-batch watch`: keep running and process every new or changed file as it settles.
+
+Same filter, action, engine and output flags as `run` (one spec builder, so a watch and a run
+can never disagree on what a flag means), plus the watch flags of the brief (``--settle``,
+``--poll``, ``--rescan``) and what a long-running service needs: ``--on-stop`` (SIGTERM and
+SIGHUP finish or stop the running tasks, save, exit 0), ``--watch-id`` (name the watch's
+remembered state), ``--temp`` (more temporary-name patterns).
+
+Headless, the output is for logs (:mod:`.watch_progress`). SIGINT (Ctrl-C) stops running
+tasks and exits 130, as `run` does; what was left runs when the same watch starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+
+from ..model.limits import GRACE, RESCAN, RESCAN_MIN, RETAIN, SETTLE, check_watch_options
+from ..watch import (
+    DEFAULT_RESCAN,
+    DEFAULT_RETAIN,
+    DEFAULT_SETTLE,
+    ON_STOP_CHOICES,
+    Watcher,
+    WatchError,
+)
+from .headless import reporter_style, want_tui
+from .options import (
+    CONTEXT,
+    action_options,
+    build_spec,
+    engine_options,
+    filter_options,
+    output_options,
+)
+from .stores import open_store
+from .watch_progress import WatchReporter
+
+__all__ = ["watch_cmd"]
+
+
+@click.command("watch", context_settings=CONTEXT)
+@click.argument("roots", nargs=-1)
+@filter_options
+@action_options
+@engine_options
+@output_options
+@click.option("--settle", type=float, default=DEFAULT_SETTLE, show_default=True, metavar="S",
+              help="Queue a file once its size and mtime stayed the same this long "
+                   f"({SETTLE.describe()}).")
+@click.option("--poll", is_flag=True,
+              help="Poll instead of OS notifications (network file systems).")
+@click.option("--rescan", type=float, default=DEFAULT_RESCAN, show_default=True, metavar="S",
+              help="Reconcile scan every S seconds, for events the OS dropped (0: never; "
+                   f"else {RESCAN_MIN:g} to {RESCAN.hi:g}).")
+@click.option("--on-stop", type=click.Choice(ON_STOP_CHOICES), default="finish",
+              show_default=True,
+              help="On SIGTERM/SIGHUP: let running tasks finish (within --grace), or "
+                   "stop them.")
+@click.option("--grace", type=float, metavar="S",
+              help=f"Seconds running tasks get to finish on stop ({GRACE.describe()}; "
+                   "default 5).")
+@click.option("--watch-id", metavar="NAME",
+              help="Name this watch's state and job (default: from roots, filter, action).")
+@click.option("--temp", multiple=True, metavar="GLOB",
+              help="Also ignore files named like this until renamed (repeatable).")
+@click.option("--retain", type=int, default=DEFAULT_RETAIN, show_default=True, metavar="N",
+              help="Finished tasks kept in memory for display (the counts keep counting; "
+                   f"{RETAIN.describe()}).")
+def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, on_stop: str,
+              grace: float | None, watch_id: str | None, temp: tuple[str, ...], retain: int,
+              db: str | None, as_json: bool, headless: bool, **kw: Any) -> None:
+    """Watch ROOTS (default: the current folder) and run the action on every new or changed
+    file that matches the filter, once per content version, as soon as it is completely
+    written. Files that arrived while tui-batch was not running are processed at start."""
+    spec = build_spec(roots, kw)
+    check_watch_options(settle=settle, rescan=rescan, grace=grace, retain=retain)
+    if grace is not None:
+        spec.settings.kill_grace = grace
+    if want_tui(as_json, headless):
+        from ..ui import run_tui
+
+        sys.exit(run_tui(spec=spec, db=db, start="watch", watch={
+            "settle": settle, "poll": poll, "rescan": rescan, "on_stop": on_stop,
+            "watch_id": watch_id, "temp_patterns": temp, "retain_finished": retain,
+        }))
+    store = open_store(db)
+    try:
+        watcher = Watcher(
+            spec, store, settle=settle, poll=poll, rescan=rescan, on_stop=on_stop,
+            watch_id=watch_id, temp_patterns=temp, retain_finished=retain,
+        )
+        try:
+            code = asyncio.run(_run_watch(watcher, reporter_style(as_json)))
+        except WatchError as exc:
+            if as_json:
+                click.echo(json.dumps({"event": "error", "message": str(exc)}))
+            click.echo(f"tui-batch: error: watch: {exc}", err=True)
+            code = 1
+    finally:
+        store.close()
+    sys.exit(code)
+
+
+async def _run_watch(watcher: Watcher, style: str) -> int:
+    reporter = WatchReporter(watcher, style)
+    loop = asyncio.get_running_loop()
+    handlers = {signal.SIGTERM: watcher.stop, signal.SIGHUP: watcher.stop,
+                signal.SIGINT: watcher.interrupt}
+    for sig, fn in handlers.items():
+        loop.add_signal_handler(sig, fn)
+    code = 1
+    try:
+        code = await watcher.run()
+    finally:
+        for sig in handlers:
+            loop.remove_signal_handler(sig)
+        await watcher.aclose()
+        reporter.finish(code)
+    return code

@@ -1,0 +1,104 @@
+"""The job system: the glue between selecting files, the job store and the engine.
+
+Every client goes through here: the headless CLI, the TUI, watch mode and the Python API. A
+job is planned (:mod:`.plan`: scan + dedupe + preview, no side effects), created (spec and
+tasks written to the store in one transaction), then run by a :class:`JobRunner`
+(:mod:`.runner`), which mirrors the engine's events into the store so that a crash at any
+moment leaves a job that ``resume`` can finish. :mod:`.states` names the stored job states and
+the exit codes, :mod:`.recipe` reads and writes job specs as TOML files, :mod:`.hints` builds
+the commands printed for the user to type later ("resume with: ...").
+
+``jobs`` may import ``errors``, ``model``, ``actions``, ``select``, ``store`` and ``engine``;
+watch mode and the clients build on it. Import from here, not from the submodules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..store import job_liveness, lock_job, unlock_job
+from .hints import (
+    default_store_path,
+    forget_jobs_on_exit,
+    resume_advice,
+    resume_command,
+    resume_hint,
+)
+from .plan import Plan, create_job, plan_job, resolve_checked_action, scan_filter
+from .runner import JobRunner, mirror_event, run_spec
+from .states import (
+    CANCELLED,
+    CREATED,
+    DONE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+)
+
+if TYPE_CHECKING:
+    from .recipe import (
+        TABLES,
+        Recipe,
+        dump_recipe,
+        load_recipe,
+        load_recipe_dict,
+        read_recipe,
+        save_recipe,
+    )
+
+_RECIPE_NAMES = frozenset({
+    "TABLES", "Recipe", "dump_recipe", "load_recipe", "load_recipe_dict", "read_recipe",
+    "save_recipe",
+})
+
+__all__ = [
+    "CANCELLED",
+    "CREATED",
+    "DONE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "FAILED",
+    "INTERRUPTED",
+    "RUNNING",
+    "TABLES",
+    "JobRunner",
+    "Plan",
+    "Recipe",
+    "create_job",
+    "default_store_path",
+    "dump_recipe",
+    "forget_jobs_on_exit",
+    "job_liveness",
+    "load_recipe",
+    "load_recipe_dict",
+    "lock_job",
+    "mirror_event",
+    "plan_job",
+    "read_recipe",
+    "resolve_checked_action",
+    "resume_advice",
+    "resume_command",
+    "resume_hint",
+    "run_spec",
+    "save_recipe",
+    "scan_filter",
+    "unlock_job",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Recipe files (and tomllib) load on first use, as before the split: every command
+    # imports this package, and only --recipe and the TUI form read recipes.
+    if name in _RECIPE_NAMES:
+        from . import recipe
+
+        value = getattr(recipe, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,252 @@
+"""One stored job as a dashboard runs it: its runner, the run's lifecycle and exit codes.
+
+The dashboard shows a job; this module owns what running it means, apart from any widget: the
+:class:`~tui_batch.jobs.JobRunner` (built in a thread: loading 100,000 task rows takes a
+moment), whether a run is going or stopping, the exit code of the last run and the one the
+process should end with, which controls the run's state allows, and what a finished run says.
+It must not touch widgets: the screen turns what it reports into text, toasts and footers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..engine.events import Stats
+from ..jobs import EXIT_INTERRUPTED, EXIT_OK, JobRunner
+from ..model import TaskState
+from .cancel_tally import CancelTally
+from .widgets.task_list import task_state
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .messages import EngineBridge
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What a finished run says: the dashboard's state word and, maybe, a toast."""
+
+    state: str
+    """``crashed``, ``stopped``, ``done``, ``failed`` or ``cancelled``."""
+    message: str | None = None
+    """The toast's text (None: no toast)."""
+    severity: Literal["information", "warning", "error"] = "information"
+    """The toast's severity."""
+    title: str = ""
+    """The toast's title."""
+
+
+def run_outcome(exit_code: int, error: str | None, stats: Stats) -> RunOutcome:
+    """How a run that ended with ``exit_code`` (and ``error`` if the runner crashed) is told,
+    given the engine's final counters."""
+    if error:
+        return RunOutcome("crashed", error, "error", "Job stopped")
+    if exit_code == 130:
+        return RunOutcome("stopped")
+    if exit_code == 0:
+        return RunOutcome(
+            "done", f"{stats.done:,} done, {stats.skipped:,} skipped", title="Job finished"
+        )
+    if stats.failed or not stats.cancelled:
+        return RunOutcome(
+            "failed",
+            f"{stats.failed:,} failed, {stats.cancelled:,} cancelled - r retries them",
+            "warning",
+            "Job finished",
+        )
+    # nothing failed: the user cancelled what was left
+    return RunOutcome(
+        "cancelled",
+        f"{stats.cancelled:,} cancelled, {stats.done:,} done - r runs them again",
+        "warning",
+        "Job cancelled",
+    )
+
+
+class JobRun:
+    """The runner of one stored job and the state of its runs."""
+
+    def __init__(self, store: Store, job_id: int, runner: JobRunner | None = None) -> None:
+        self.store = store
+        """The job store the runner is built on."""
+        self.job_id = job_id
+        """The job run."""
+        self.runner = runner
+        """Runs the job; built by :meth:`load` when not given."""
+        self.running = False
+        """A run is in progress (the engine is live)."""
+        self.stopping = False
+        """Quit was requested: the runner is stopping, the job stays resumable."""
+        self.run_exit_code: int | None = None
+        """Exit code of the last run, set the moment the run returns."""
+        self.run_started_at: float | None = None
+        """perf_counter() when the last run started (bench figure)."""
+        self.run_ended_at: float | None = None
+        """perf_counter() when the last run ended (bench figure)."""
+        self._engine: Any = None
+        self._done: asyncio.Event = asyncio.Event()
+        self._tally: CancelTally | None = None
+
+    @property
+    def engine(self) -> Any:
+        """The live engine (None until the runner is loaded, kept after it is released)."""
+        if self.runner is not None:
+            self._engine = self.runner.engine
+        return self._engine
+
+    async def load(self) -> Any:
+        """Build the runner off the event loop if there is none yet; returns its engine.
+
+        Raises what building it raises (unknown job, broken store, unknown action)."""
+        if self.runner is None:
+            self.runner = await asyncio.to_thread(JobRunner, self.store, self.job_id)
+        return self.runner.engine
+
+    # ------------------------------------------------------------------ runs
+    def begin(self) -> bool:
+        """Mark a new run as started (False when there is no runner or one runs already);
+        the caller then awaits :meth:`run`."""
+        if self.runner is None or self.running:
+            return False
+        self.running = True
+        self.run_exit_code = None
+        self._done = asyncio.Event()
+        return True
+
+    async def run(self, on_exit_code: Callable[[int], None]) -> tuple[int, str | None]:
+        """Run what is queued; returns ``(exit code, crash text or None)``.
+
+        ``on_exit_code`` hears the code before anyone waiting on the run resumes: a quit that
+        follows at once must not read the code of a previous run. Cancelled (app shutdown)
+        mid-run, the code is 130 and the cancellation propagates."""
+        assert self.runner is not None
+        error = None
+        code = EXIT_INTERRUPTED  # if this is cancelled (app shutdown) mid-run
+        self.run_started_at, self.run_ended_at = time.perf_counter(), None
+        try:
+            code = await self.runner.run()
+        except Exception as exc:  # the runner saved the job as interrupted
+            code, error = 1, f"{type(exc).__name__}: {exc}"
+        finally:
+            self.run_ended_at = time.perf_counter()
+            self.run_exit_code = code
+            on_exit_code(code)
+            self.running = False
+            self._done.set()
+        return code, error
+
+    async def wait_finished(self) -> None:
+        """Return when the current run (if any) has ended."""
+        if self.running:
+            await self._done.wait()
+
+    async def stop_and_wait(self) -> None:
+        """Stop the runner (the job stays resumable) and wait for the run to end."""
+        if self.runner is not None and self.running:
+            self.stopping = True
+            self.runner.stop()
+            await self.wait_finished()
+
+    async def release(self) -> None:
+        """Stop a run still going and close the runner: its executor and the job's run lock
+        are released, so the job can be resumed (by this app or another process)."""
+        runner = self.runner
+        if runner is None:
+            return
+        if self.running:
+            await self.stop_and_wait()
+        self.runner = None
+        await runner.aclose()
+
+    def cancel_all(self, bridge: EngineBridge) -> None:
+        """Cancel every waiting and running task, counting what the engine really cancels
+        (``bridge`` hears its cancellations; see :meth:`cancelled`)."""
+        tally = CancelTally(bridge, self.engine)
+        self.engine.cancel_all()
+        self._tally = tally
+
+    def cancelled(self, run_over: bool = False) -> int | None:
+        """How many tasks the last :meth:`cancel_all` cancelled, once every task that was
+        running then has ended (or the run is over); None until then, and once told."""
+        tally = self._tally
+        if tally is not None and tally.settled(run_over or not self.running):
+            self._tally = None
+            return tally.count
+        return None
+
+    # ------------------------------------------------------------- figures
+    def final_exit_code(self) -> int:
+        """The process exit code for this job after its run: 130 whenever work is left
+        (queued, running or interrupted tasks: the job is resumable), else the run's code.
+
+        Computed from the engine's final counters, so call it once the run has ended."""
+        code = EXIT_OK if self.run_exit_code is None else self.run_exit_code
+        if self.engine is not None:
+            stats = self.engine.snapshot()
+            if stats.total > stats.finished_count:  # queued + running + interrupted
+                return EXIT_INTERRUPTED
+        return code
+
+    def remaining(self) -> int:
+        """Tasks not finished yet: queued, running or interrupted."""
+        if self.engine is None:
+            return 0
+        s = self.engine.snapshot()
+        return s.total - s.finished_count
+
+    def idle_state(self) -> str:
+        """The state word of a job that is not running: ``ready`` when tasks are queued."""
+        stats = self.engine.snapshot() if self.engine is not None else Stats()
+        if stats.queued or stats.running:
+            return "ready"
+        if stats.failed:
+            return "failed"
+        if stats.cancelled:
+            return "cancelled"
+        return "done"
+
+    def state_counts(self) -> dict[str, int]:
+        """Tasks per state."""
+        counts: dict[str, int] = {}
+        if self.engine is not None:
+            for task in self.engine.tasks.values():
+                state = task_state(task)
+                counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    # ------------------------------------------------------------ controls
+    def allows(self, action: str, selected: Callable[[], Any]) -> bool:
+        """Whether the dashboard's ``action`` applies in the run's state now (``selected``
+        gives the task under the cursor, asked only by the actions that need it)."""
+        engine = self.engine
+        live = engine is not None and self.running and not self.stopping
+        if action == "pause":
+            return live and not engine.paused
+        if action == "resume":
+            return live and engine.paused
+        if action == "start":
+            if engine is None or self.running:
+                return False
+            return bool(engine.snapshot().queued)
+        if action == "cancel_task":
+            task = selected()
+            return live and task is not None and not task.state.terminal
+        if action == "cancel_all":
+            return live
+        if action == "retry_failed":
+            if engine is None or self.stopping:
+                return False
+            stats = engine.snapshot()
+            return bool(stats.failed or stats.cancelled)
+        if action == "workers":
+            return engine is not None and not self.stopping
+        if action == "priority":
+            task = selected()
+            return task is not None and task.state is TaskState.QUEUED
+        if action == "back":
+            return not self.running
+        return True
