@@ -16,7 +16,6 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,12 @@ import pytest
 from textual import events
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
-from ui_support import make_tree, spec_for
-from ui_support import wait_until as _wait_until
+from ui_support import app_for, dashboard, make_tree, new_job, spec_for, wait_until
 
 from tests.conftest import tui_batch_cmd
 from tui_batch.actions import Action, TaskContext
 from tui_batch.engine import Engine, Task
-from tui_batch.jobs import create_job, plan_job
-from tui_batch.model import EngineSettings, ExecKind, JobSpec, TaskState
+from tui_batch.model import EngineSettings, ExecKind, TaskState
 from tui_batch.store import Store
 from tui_batch.ui.app import BatchApp
 from tui_batch.ui.dialogs.confirm import ConfirmDialog
@@ -51,30 +48,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def new_job(db: Path, spec: JobSpec) -> int:
-    store = Store(str(db))
-    try:
-        return create_job(store, plan_job(spec, store=store))
-    finally:
-        store.close()
-
-
-def app_for(db: Path, **kw: Any) -> BatchApp:
-    return BatchApp(db=str(db), deterministic=True, **kw)
-
-
-def dashboard(app: BatchApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), screen
-    return screen
-
-
-async def wait_until(
-    pilot: Any, predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    await _wait_until(pilot, predicate, timeout=timeout, what=what)
 
 
 def notes(app: BatchApp) -> list[str]:

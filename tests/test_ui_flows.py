@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.message import Message
 from textual.widgets import Input, Select
-from ui_support import make_tree, spec_for, wait_until
+from ui_support import app_for, dashboard, make_tree, new_job, spec_for, wait_until
 
-from tui_batch.jobs import create_job, plan_job
-from tui_batch.model import JobSpec, Priority, TaskState
+from tui_batch.model import Priority, TaskState
 from tui_batch.store import Store
-from tui_batch.ui.app import BatchApp
 from tui_batch.ui.dialogs.confirm import ConfirmDialog
 from tui_batch.ui.messages import EngineNotice, JobFinished, StatsUpdated, TasksChanged
 from tui_batch.ui.screens.dashboard import DashboardScreen
@@ -29,25 +26,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def new_job(db: Path, spec: JobSpec) -> int:
-    """Create a job in the store as the preview would (all rows selected)."""
-    store = Store(str(db))
-    try:
-        return create_job(store, plan_job(spec, store=store))
-    finally:
-        store.close()
-
-
-def app_for(db: Path, **kw: Any) -> BatchApp:
-    return BatchApp(db=str(db), deterministic=True, **kw)
-
-
-def dashboard(app: BatchApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), screen
-    return screen
 
 
 class TestFormToDone:

@@ -7,11 +7,16 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
+from tui_batch.jobs import create_job, plan_job
 from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec
+from tui_batch.store import Store
+from tui_batch.ui.app import BatchApp
 from tui_batch.ui.clock import FixedClock
+from tui_batch.ui.screens.dashboard import DashboardScreen
 
 FIXED_NOW = 1_718_000_000.0  # 2024-06-10: "now" of every frozen clock
 FIXED_MTIME = 1_714_561_200
@@ -20,6 +25,27 @@ FIXED_MTIME = 1_714_561_200
 def frozen_clock() -> FixedClock:
     """The clock every deterministic app gets."""
     return FixedClock(FIXED_NOW)
+
+
+def new_job(db: Path, spec: JobSpec) -> int:
+    """Create a job in the store as the preview would (all rows selected)."""
+    store = Store(str(db))
+    try:
+        return create_job(store, plan_job(spec, store=store))
+    finally:
+        store.close()
+
+
+def app_for(db: Path, **kw: Any) -> BatchApp:
+    """A deterministic app (no blink, no animation) on the store ``db``."""
+    return BatchApp(db=str(db), deterministic=True, **kw)
+
+
+def dashboard(app: BatchApp) -> DashboardScreen:
+    """The current screen, which must be the dashboard."""
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen), screen
+    return screen
 
 
 def make_tree(root: Path, n: int = 10, prefix: str = "file") -> Path:
@@ -44,7 +70,7 @@ def spec_for(
 
 
 async def wait_until(
-    pilot: Pilot[object],
+    pilot: Pilot[Any],
     predicate: Callable[[], object],
     timeout: float = 10.0,
     what: str = "condition",
