@@ -149,7 +149,7 @@ async def main() -> None:
                 timeout=60,
             )
             pilot.app.clear_notifications()
-            await pilot.press("f", "f", "f")
+            await pilot.press("f")  # all -> failed
 
         await shoot(app(start="resume", job_id=job_failed), size, out, "dashboard-failed", finished)
 

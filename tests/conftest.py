@@ -15,9 +15,11 @@ BIN_DIR = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def _isolated_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the default job store at a temp file so no test touches the user's data folder."""
+    """Point the default job store at a temp file so no test touches the user's data folder,
+    and the TUI's settings (theme) at a temp folder so none reads or writes the real home."""
     db = tmp_path_factory.mktemp("db") / "jobs.db"
     monkeypatch.setenv("TUI_BATCH_DB", str(db))
+    monkeypatch.setenv("TUI_BATCH_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import os
 import pickle
 import stat
@@ -11,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import xxhash
 
 from tui_batch.actions import (
     Action,
@@ -225,7 +225,7 @@ def test_checksum_streams_and_formats(tmp_path: Path) -> None:
     e = entry_for(tmp_path / "in", "d/big.bin", data)
     act, _ = named("checksum")
     result = run_sync(act, make_context(act, e))
-    assert result == f"{xxhash.xxh3_128_hexdigest(data)}  d/big.bin"
+    assert result == f"{hashlib.sha256(data).hexdigest()}  {e.path}"  # as sha256sum prints it
     assert act.out_path_for(None, e.root, e.rel, False) is None
 
 
@@ -234,14 +234,15 @@ def test_checksum_with_out_writes_sidecar(tmp_path: Path) -> None:
     act, _ = named("checksum")
     out = tmp_path / "out"
     ctx = make_context(act, e, out_dir=str(out))
-    assert ctx.out_path == str(out / "d" / "a.txt.xxh128")
+    assert ctx.out_path == str(out / "d" / "a.txt.sha256")
     result = run_sync(act, ctx)
-    digest = xxhash.xxh3_128_hexdigest(b"abc")
-    assert result == f"{digest}  d/a.txt"
-    assert (out / "d" / "a.txt.xxh128").read_bytes() == f"{digest}  d/a.txt\n".encode()
+    digest = hashlib.sha256(b"abc").hexdigest()
+    assert result == f"{digest}  {e.path}"
+    # the file names the path under its root: `sha256sum -c` there checks it
+    assert (out / "d" / "a.txt.sha256").read_bytes() == f"{digest}  d/a.txt\n".encode()
 
 
-def test_checksum_non_utf8_result_is_printable(tmp_path: Path) -> None:
+def test_checksum_non_utf8_name_round_trips_as_sha256sum_prints_it(tmp_path: Path) -> None:
     root = tmp_path / "in"
     root.mkdir()
     raw = b"x\xff.bin"
@@ -250,8 +251,9 @@ def test_checksum_non_utf8_result_is_printable(tmp_path: Path) -> None:
     rel = os.fsdecode(raw)
     act, _ = named("checksum")
     result = run_sync(act, TaskContext(os.path.join(str(root), rel), str(root), rel))
-    assert result is not None and result.endswith("  x\\xff.bin")
-    result.encode("utf-8")  # storable as TEXT
+    assert result is not None
+    # the name's own bytes, as sha256sum writes them (the store escapes what TEXT cannot hold)
+    assert result.encode("utf-8", "surrogateescape").endswith(b"/x\xff.bin")
 
 
 # -- gzip ---------------------------------------------------------------------------------------
@@ -269,7 +271,7 @@ def test_gzip_writes_dot_gz(tmp_path: Path) -> None:
     final = out / "logs" / "app.log.gz"
     assert gzip.decompress(final.read_bytes()) == data
     assert final.stat().st_mtime_ns == 1_600_000_000_000_000_000
-    assert result is not None and "->" in result
+    assert result is None  # prints nothing, as gzip does
     assert os.listdir(final.parent) == ["app.log.gz"]
 
 

@@ -353,8 +353,10 @@ def test_two_processes_one_database(tmp_path: Path, cli_env: dict[str, str]) -> 
     tree.mkdir()
     for i in range(300):
         (tree / f"f{i:03d}").write_text("x" * (i + 1))
+    # stdout in a file: a pipe nobody reads until the end would fill up (64 KiB) and stall it
+    out_file = open(tmp_path / "out.jsonl", "w+")  # noqa: SIM115 - read back below
     proc = subprocess.Popen([*tui_batch_cmd(), "run", str(tree), "-j", "2", "--json",
-                             "--exec", "true"], env=cli_env, stdout=subprocess.PIPE,
+                             "--exec", "true"], env=cli_env, stdout=out_file,
                             stderr=subprocess.PIPE, text=True)
     listings = 0
     db = Path(cli_env["TUI_BATCH_DB"])
@@ -367,10 +369,12 @@ def test_two_processes_one_database(tmp_path: Path, cli_env: dict[str, str]) -> 
         assert r.returncode == 0, r.stderr
         assert "locked" not in r.stderr
         listings += 1
-    out, err = proc.communicate()
+    _, err = proc.communicate()
     assert proc.returncode == 0, err
     assert listings >= 1
-    assert json_lines(out)[-1]["done"] == 300
+    out_file.seek(0)
+    assert json_lines(out_file.read())[-1]["done"] == 300
+    out_file.close()
 
 
 def test_permission_denied_reported(tmp_path: Path, cli_env: dict[str, str]) -> None:

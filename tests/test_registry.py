@@ -4,6 +4,7 @@ process-pool trampoline in real worker processes."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -334,7 +335,7 @@ def test_run_in_process_inline(tmp_path: Path, user_module: str) -> None:
     f = tmp_path / "x.txt"
     f.write_bytes(b"abc")
     result = run_in_process("checksum", TaskContext(str(f), str(tmp_path), "x.txt", 3))
-    assert result is not None and result.endswith("  x.txt")
+    assert result == f"{hashlib.sha256(b'abc').hexdigest()}  {f}"  # as sha256sum prints it
     assert run_in_process("tbtest_usermod:size_times", ctx(size=4)) == "8"
     assert run_in_process("tbtest_usermod:coro", ctx()) == "async:a/b.txt"
     with pytest.raises(ActionError, match="cannot find action"):

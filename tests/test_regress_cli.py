@@ -179,9 +179,10 @@ def test_item11_resume_hint_names_the_store_and_works_as_printed(
         env["TUI_BATCH_DB"] = str(store)
     code, out, err = _interrupt_run(args, env, started)
     assert code == 130, err
-    hints = [ln.removeprefix("resume with: ") for ln in out.splitlines()
+    hints = [ln.removeprefix("resume with: ") for ln in err.splitlines()  # messages: stderr
              if ln.startswith("resume with: ")]
-    assert len(hints) == 1, out
+    assert len(hints) == 1, err
+    assert out == ""  # stdout is the tasks' output only
     assert hints[0] == f"tui-batch resume 1 --db {shlex.quote(str(store))}"
 
     # the printed command, from another shell whose default store is another one
@@ -215,7 +216,7 @@ def test_item11_resume_hint_is_bare_for_the_default_store(tmp_path: Path) -> Non
     code, out, err = _interrupt_run(["run", str(tree), "-j", "1", "--exec", template], env,
                                     started)
     assert code == 130, err
-    assert "resume with: tui-batch resume 1\n" in out
+    assert "resume with: tui-batch resume 1\n" in err and out == ""
     assert (tmp_path / "data" / "tui-batch" / "jobs.db").exists()
 
 
@@ -225,7 +226,7 @@ def test_item11_headless_demo_removes_its_tree(tmp_path: Path) -> None:
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
     assert demo_trees(tmp_path) == []
-    assert "resume with" not in proc.stdout
+    assert "resume with" not in proc.stdout + proc.stderr
 
 
 def _demo_until_running(env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
@@ -255,7 +256,7 @@ def test_item11_interrupted_demo_removes_its_tree(tmp_path: Path, sig: int) -> N
     assert "Traceback" not in err
     assert demo_trees(tmp_path) == []
     # no command that could not work: the tree it would resume is gone
-    assert "tui-batch resume" not in out
+    assert "tui-batch resume" not in out + err
     assert "--keep" in out + err
 
 
@@ -268,9 +269,9 @@ def test_item11_kept_demo_prints_tree_and_a_working_resume_command(tmp_path: Pat
     assert proc.returncode == 130, err
     (tree,) = demo_trees(tmp_path)
     assert str(tree) in out + err
-    hints = [ln.removeprefix("resume with: ") for ln in out.splitlines()
+    hints = [ln.removeprefix("resume with: ") for ln in err.splitlines()
              if ln.startswith("resume with: ")]
-    assert len(hints) == 1, out
+    assert len(hints) == 1, err
     assert "--db" in hints[0]
     other = dict(os.environ, TUI_BATCH_DB=str(tmp_path / "other.db"))
     res = subprocess.run([*as_command(hints[0]), "--json"], env=other, capture_output=True,

@@ -379,7 +379,7 @@ async def test_item25_status_filter_follows_live_state(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         dash = await running_dashboard(app, pilot, 4)
         box = dash.query_one("#tasks-box")
-        await pilot.press("f")
+        await pilot.press("f", "f")  # all -> failed -> running
         assert dash.task_list.status_filter == "running"
         assert box.border_title == "Tasks: running (4)"
         ids = list(dash.engine.tasks)
@@ -396,7 +396,7 @@ async def test_item25_status_filter_follows_live_state(tmp_path: Path) -> None:
             assert box.border_title == f"Tasks: running ({4 - n})"
             assert dash.stats_panel.stats.running == 4 - n  # the counters line agrees
         await wait_until(pilot, lambda: dash.exit_code is not None, what="finish")
-        for _ in range(4):  # running -> queued -> failed -> done -> cancelled
+        for _ in range(3):  # running -> queued -> done -> cancelled
             await pilot.press("f")
         assert dash.task_list.status_filter == "cancelled"
         assert box.border_title == "Tasks: cancelled (4)"

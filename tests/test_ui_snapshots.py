@@ -195,7 +195,23 @@ class TestDashboardSnapshots:
     ) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await dashboard_done(pilot)
-            await pilot.press("f", "f", "f")  # all -> running -> queued -> failed
+            await pilot.press("f")  # all -> failed
+            await settle(pilot)
+
+        db = tmp_path / "j.db"
+        app = make_app(db, start="resume", job_id=demo_job(db))
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    def test_full_screen_log_of_a_failed_task(
+        self, snap_compare: Snap, demo_dir: Path, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await dashboard_done(pilot)
+            await pilot.press("f")  # all -> failed
+            await settle(pilot)
+            await pilot.press("enter")  # the selected task's full-screen log
+            await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "LogScreen",
+                             what="log screen")
             await settle(pilot)
 
         db = tmp_path / "j.db"

@@ -41,7 +41,7 @@ async def main() -> None:
         await pilot.pause()
         assert any(Path(p).resolve() == css for p in app.css_path), app.css_path
         label = app.screen.query(".field-label").first()
-        assert label.styles.width is not None and label.styles.width.value == 12
+        assert label.styles.width is not None and label.styles.width.value == 15
         bar = app.screen.query_one("#form-bar")
         assert bar.styles.height is not None and bar.styles.height.value == 1
     print("packaged stylesheet OK:", css)

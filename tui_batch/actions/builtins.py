@@ -3,12 +3,17 @@
 Each is a top-level function, so the process pool can find it again by name in a worker.
 Every write goes through :func:`check_output_path` (checked at the moment of writing, since the
 tree may have changed since the preview) and an atomic temporary file.
+
+What they print (their returned text, which headless runs print as the task's stdout) is what
+their Unix twin prints: ``checksum`` a ``sha256sum`` line, byte for byte; ``copy`` and ``gzip``
+nothing, as ``cp`` and ``gzip`` say nothing when all went well.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip as _gzip
+import hashlib
 import math
 import os
 import shutil
@@ -18,7 +23,7 @@ import xxhash
 from ..errors import InputError
 from ..model import ExecKind
 from .base import Action, ActionError, TaskContext
-from .output import OutputError, atomic_path, atomic_write, check_output_path, display_path
+from .output import OutputError, atomic_path, atomic_write, check_output_path
 from .python import PythonAction
 
 __all__ = ["BUILTINS"]
@@ -82,27 +87,33 @@ def copy_file(ctx: TaskContext) -> str | None:
 # -- checksum ------------------------------------------------------------------------------
 
 
-def _xxh128(path: str) -> str:
-    h = xxhash.xxh3_128()
-    buf = bytearray(_CHUNK)
-    view = memoryview(buf)
+def _sha256(path: str) -> str:
     with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(view)
-            if not n:
-                break
-            h.update(view[:n])
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sum_line(digest: str, name: str) -> str:
+    """``<hex>  <name>`` as ``sha256sum`` prints it: a name holding a backslash, a newline or a
+    carriage return is escaped (``\\\\``, ``\\n``, ``\\r``) and the line starts with a
+    backslash. ``name`` may hold surrogate escapes (a non-UTF-8 name): they stay, so the line
+    encodes back to the name's own bytes (``surrogateescape``), as ``sha256sum`` writes them."""
+    if "\\" in name or "\n" in name or "\r" in name:
+        name = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"\\{digest}  {name}"
+    return f"{digest}  {name}"
 
 
 def checksum(ctx: TaskContext) -> str | None:
-    """xxh3-128 of the content, as '<hex>  <rel>'; with --out also a '.xxh128' file."""
-    digest = _xxh128(ctx.path)
+    """SHA-256 of the content, printed as sha256sum prints it (--out: also a .sha256 file).
+
+    The printed line names the path as given (``sha256sum PATH``); the ``.sha256`` file names
+    it under its root, so ``sha256sum -c`` run in the root checks it."""
+    digest = _sha256(ctx.path)
     if ctx.out_path is not None and ctx.out_dir is not None:
         final = _target(ctx, "checksum")
         with atomic_write(final) as f:
-            f.write(digest.encode("ascii") + b"  " + os.fsencode(ctx.rel) + b"\n")
-    return f"{digest}  {display_path(ctx.rel)}"
+            f.write(sum_line(digest, ctx.rel).encode("utf-8", "surrogateescape") + b"\n")
+    return sum_line(digest, ctx.path)
 
 
 # -- gzip ----------------------------------------------------------------------------------
@@ -133,9 +144,7 @@ def gzip_file(ctx: TaskContext) -> str | None:
                         break
                     gz.write(view[:n])
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        out_size = os.path.getsize(tmp)
-    ratio = f" ({out_size / st.st_size:.0%})" if st.st_size else ""
-    return f"{st.st_size} -> {out_size} bytes{ratio}"
+    return None
 
 
 # -- noop / sleep --------------------------------------------------------------------------
@@ -183,14 +192,16 @@ def fail(ctx: TaskContext) -> str | None:
 
 
 def _builtins() -> dict[str, Action]:
+    listing = PythonAction(
+        "checksum", checksum, ExecKind.THREAD, options={}, writes_output=True,
+        out_suffix=".sha256",
+    )
+    listing.dedupe_default = False  # type: ignore[attr-defined]  # a line for every file
     actions: list[Action] = [
         PythonAction(
             "copy", copy_file, ExecKind.THREAD, needs_out=True, options={},
         ),
-        PythonAction(
-            "checksum", checksum, ExecKind.THREAD, options={}, writes_output=True,
-            out_suffix=".xxh128",
-        ),
+        listing,
         PythonAction(
             "gzip", gzip_file, ExecKind.PROCESS, needs_out=True,
             options={"level": "compression level 1 (fast) .. 9 (small); default 6"},

@@ -60,7 +60,12 @@ def one_output_per_input(action: Any) -> bool:
 
 
 def default_dedupe(action: Any, out_dir: str | None) -> bool:
-    """Dedupe when the user did not choose: on, unless each input gets an output of its own."""
+    """Dedupe when the user did not choose: on, unless each input gets an output of its own,
+    or the action says otherwise (``dedupe_default``: ``checksum`` prints a line per file, as
+    ``sha256sum`` does, so skipping duplicates would leave files out of its listing)."""
+    own = getattr(action, "dedupe_default", None)
+    if own is not None:
+        return bool(own)
     return not (out_dir and one_output_per_input(action))
 
 

@@ -1,10 +1,14 @@
-"""What a script holds: a :class:`Batch` (one store connection) and the :class:`Job` objects.
+"""What a script holds: a :class:`Batch` (one store, one scheduler) and its :class:`Job` and
+:class:`Group` objects.
 
-They live together because each needs the other: a ``Job`` reads and writes through its
-batch's store, and the batch hands out exactly one live ``Job`` object per job id, so that a
-control made from any thread reaches the object whose run is in progress. Handing a control to
-the loop that runs the engine is :mod:`.bridge`'s job; planning, creating and running a job are
-the job system's (:mod:`tui_batch.jobs`): nothing here scans, schedules or spawns anything.
+A Batch hands out exactly one live ``Job`` object per job id, so that a control made from any
+thread reaches the object whose run is in progress. Its scheduler (:mod:`tui_batch.scheduler`)
+starts on first use: on a thread of its own (``with Batch() as batch``, or no ``with`` at all),
+or on the caller's loop (``async with Batch() as batch``). Call jobs (``submit_call``) always run
+there; a file job (``submit``) runs there once it is given a place (``name``, ``priority``,
+``after``, ``after_any``, ``group`` or ``start=True``), and otherwise keeps its own
+``job.run()`` as before. One worker limit covers all the batch's jobs (a running file job takes
+one slot; its tasks use its own ``workers`` setting).
 """
 
 from __future__ import annotations
@@ -13,224 +17,193 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from ..engine import EngineEvent, Event
-from ..errors import StoreError
-from ..jobs import CANCELLED, EXIT_FAILED, EXIT_OK, JobRunner, create_job, plan_job
-from ..model import JobSpec, TaskState
-from ..store import Store, TaskRecord, lock_job
-from .bridge import ENDED, JobNotRunning, LoopBridge
+from ..jobs import EXIT_FAILED, EXIT_OK, create_job, plan_job
+from ..jobs.states import DONE, INTERRUPTED
+from ..model import JobSpec
+from ..scheduler import ErrorInfo, GroupInfo, Host, resume_unfinished
+from ..store import Store
+from .group import Group
+from .job import Job
 
 __all__ = ["Batch", "Job"]
 
-T = TypeVar("T")
 
-_OPEN_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value, TaskState.INTERRUPTED.value)
-"""Task states that a run would still start (or start again)."""
+def _ids(jobs: Iterable[Any] | Any, field: str) -> list[int]:
+    """Job ids from Job objects or ints (one or several)."""
+    items: Iterable[Any] = [jobs] if isinstance(jobs, (Job, int)) else jobs
+    out = []
+    for j in items:
+        if isinstance(j, Job):
+            out.append(j.id)
+        elif isinstance(j, int) and not isinstance(j, bool):
+            out.append(j)
+        else:
+            from ..errors import InputError
 
-
-class Job:
-    """A stored job: run it, watch it, control it, read its results.
-
-    Every method may be called from any thread. While :meth:`run` (or :meth:`run_async`) is in
-    progress, the controls (:meth:`pause`, :meth:`resume`, :meth:`cancel`, :meth:`stop`,
-    :meth:`on_event`) are handed to the loop that runs the engine and return once the engine
-    has applied them (a cancelled running task is then being stopped; :class:`TimeoutError`
-    after :attr:`control_timeout` seconds if that loop does not respond, e.g. because a task's
-    own code blocks it, and the control is then dropped). Outside a run, :meth:`cancel` works
-    on the store, :meth:`stop` does nothing and :meth:`pause` / :meth:`resume` raise
-    :class:`JobNotRunning`.
-    """
-
-    control_timeout: float = 30.0
-    """Seconds a control made from another thread waits for the job's event loop."""
-
-    def __init__(self, batch: Batch, job_id: int) -> None:
-        self.batch = batch
-        self.id = job_id
-        self.runner: JobRunner | None = None
-        self._listeners: list[Callable[[Event], None]] = []
-        self._subscribed: list[Callable[[Event], None]] = []  # on the current run's engine
-        self._bridge = LoopBridge()
-
-    def on_event(self, callback: Callable[[Event], None]) -> None:
-        """Receive engine events (TaskEvent, StatsEvent, EngineEvent) while the job runs, on
-        the thread that runs it; added during a run, it takes effect at once."""
-        self._listeners.append(callback)
-        self._control(lambda runner: self._subscribe(runner, callback), lambda _own: None)
-
-    def _subscribe(self, runner: JobRunner, callback: Callable[[Event], None]) -> None:
-        if callback not in self._subscribed:  # once per run, even if added while it starts
-            self._subscribed.append(callback)
-            runner.engine.subscribe(callback)
-
-    async def run_async(self) -> int:
-        """Run what is left of the job; returns 0, 1 or 130 like the CLI."""
-        bridge = self._bridge
-        bridge.begin(f"job {self.id}")
-        try:
-            runner = JobRunner(self.batch.store, self.id)
-            self.runner = runner
-
-            def on_engine_event(ev: Event) -> None:
-                # From here on the engine starts nothing more: controls act on the store.
-                if type(ev) is EngineEvent and ev.kind == "finished":
-                    bridge.engine_done()
-
-            runner.engine.subscribe(on_engine_event)  # before the listeners, which may react
-            self._subscribed = []
-            for cb in list(self._listeners):
-                self._subscribe(runner, cb)
-            try:
-                return await runner.run()
-            finally:
-                bridge.engine_done()
-                await runner.aclose()
-        finally:
-            bridge.end()
-
-    def run(self) -> int:
-        """Blocking version of :meth:`run_async` (not from inside a running event loop)."""
-        return asyncio.run(self.run_async())
-
-    # ------------------------------------------------------------------ live controls
-    def pause(self) -> None:
-        """No new task starts (once this returns); running ones finish."""
-        self._control(lambda runner: runner.engine.pause(), self._only_live("pause"))
-
-    def resume(self) -> None:
-        """Start tasks again after :meth:`pause`."""
-        self._control(lambda runner: runner.engine.resume(), self._only_live("resume"))
-
-    @overload
-    def cancel(self, task_id: None = None) -> None: ...
-    @overload
-    def cancel(self, task_id: int) -> bool: ...
-
-    def cancel(self, task_id: int | None = None) -> bool | None:
-        """Cancel one task (True if it was waiting or running), or all of them.
-
-        Outside a run the tasks are marked cancelled in the store, so that a later run or
-        ``resume`` does not start them."""
-        if task_id is None:
-
-            def cancel_stored(own_lock: bool) -> None:
-                self._cancel_stored(None, own_lock)
-
-            self._control(lambda runner: runner.engine.cancel_all(), cancel_stored)
-            return None
-        tid = task_id
-        return self._control(
-            lambda runner: runner.engine.cancel(tid), lambda own: self._cancel_stored(tid, own)
-        )
-
-    def stop(self) -> None:
-        """Stop like Ctrl-C: the job stays resumable; a second call kills running commands
-        at once. Outside a run there is nothing to stop."""
-        self._control(lambda runner: runner.stop(), lambda _own: None)
-
-    def _only_live(self, what: str) -> Callable[[bool], None]:
-        def refuse(_own: bool) -> None:
-            raise JobNotRunning(
-                f"job {self.id} is not running: {what}() applies while job.run() is in progress"
-            )
-
-        return refuse
-
-    def _control(self, live: Callable[[JobRunner], T], offline: Callable[[bool], T]) -> T:
-        """``live(runner)`` on the loop of the current run, else ``offline(own_lock)``.
-
-        Loops because a run may end (or begin) between the two checks; each round trip is
-        decided under the bridge's lock, so this settles at once in practice."""
-        bridge, what, timeout = self._bridge, f"job {self.id}", self.control_timeout
-
-        def on_loop() -> T:
-            assert self.runner is not None  # set before the first control can reach the loop
-            return live(self.runner)
-
-        while True:
-            result = bridge.call(on_loop, timeout, what)
-            if result is not ENDED:
-                return cast(T, result)
-            result = bridge.when_idle(offline, timeout, what)
-            if result is not ENDED:
-                return cast(T, result)
-
-    def _cancel_stored(self, task_id: int | None, own_lock: bool) -> bool:
-        """Cancel a stored job's open tasks (or one of them) while no engine runs it.
-
-        Takes the job's run lock (unless this job's own finishing run still holds it), so a
-        run in another process is never changed behind its back (that raises InputError)."""
-        store = self.batch.store
-        fd = None if own_lock else lock_job(store, self.id)
-        try:
-            if fd is not None:
-                store.recover_interrupted(self.id)  # 'running' rows of a crashed run
-            store.flush()
-            if task_id is None:
-                targets = store.load_tasks(self.id, states=_OPEN_STATES)
-            else:
-                try:
-                    rec = store.get_task(task_id)
-                except StoreError:
-                    return False
-                if rec.job_id != self.id or rec.state not in _OPEN_STATES:
-                    return False
-                targets = [rec]
-            for rec in targets:
-                store.set_task_state(rec.id, TaskState.CANCELLED.value, "cancelled by user")
-            store.flush()
-            if targets and not own_lock:  # a finishing run saves its own outcome next
-                counts = store.task_counts(self.id)
-                if not any(counts.get(s, 0) for s in _OPEN_STATES):
-                    store.set_job_state(self.id, CANCELLED)
-            return bool(targets)
-        finally:
-            if fd is not None:
-                os.close(fd)
-
-    # ------------------------------------------------------------------ results
-    def results(self) -> list[TaskRecord]:
-        return self.batch.store.load_tasks(self.id)
-
-    def counts(self) -> dict[str, int]:
-        return self.batch.store.task_counts(self.id)
-
-    @property
-    def state(self) -> str:
-        return self.batch.store.get_job(self.id).state
+            raise InputError(field, f"not a job or a job id: {j!r}")
+    return out
 
 
 class Batch:
-    """Entry point of the API: owns a job store connection."""
+    """Entry point of the API: a job store and the scheduler that runs its jobs.
 
-    def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
+    ``workers``: how many jobs run at once (default: ``min(32, cpus + 4)``);
+    ``max_queue_size``: how many submitted jobs may wait to start (``submit_call`` blocks, or
+    raises :class:`~tui_batch.scheduler.QueueFull` with ``block=False``); ``grace``: seconds
+    :meth:`close` waits for running jobs before marking them interrupted (resumable)."""
+
+    def __init__(
+        self, db: str | os.PathLike[str] | None = None, workers: int | None = None, *,
+        max_queue_size: int | None = None, grace: float = 30.0,
+    ) -> None:
         self.store = Store(db)
+        self.workers = workers or min(32, (os.cpu_count() or 1) + 4)
+        self.max_queue_size = max_queue_size
+        self.grace = grace
+        self._host: Host | None = None
+        self._attach = False
         # One live Job object per job id: a control must reach the object whose run() is in
         # progress (another object would find the run lock taken and could only refuse).
         self._jobs: weakref.WeakValueDictionary[int, Job] = weakref.WeakValueDictionary()
-        self._jobs_lock = threading.Lock()
+        self._jobs_lock = threading.RLock()
 
+    # ------------------------------------------------------------------ life cycle
     def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    async def __aenter__(self) -> Batch:
+        self._attach = True
+        self._host_or_fail()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def close(self, grace: float | None = None) -> None:
+        """Start no more jobs, wait up to ``grace`` seconds for running ones (those still
+        running then are stopped and marked interrupted), store everything, close."""
+        if self._host is not None:
+            self._host.close(grace)
         self.store.close()
 
-    def submit(self, spec: JobSpec) -> Job:
-        """Plan (scan, dedupe) and store a job. Raises InputError on a bad spec."""
+    async def aclose(self, grace: float | None = None) -> None:
+        """:meth:`close` from a coroutine."""
+        host = self._host
+        if host is not None:
+            if self._attach:
+                await host.aclose(grace)
+            else:
+                await asyncio.to_thread(host.close, grace)
+        self.store.close()
+
+    def _host_or_fail(self) -> Host:
+        with self._jobs_lock:
+            if self._host is None:
+                host = Host(self.store, self.workers, self.max_queue_size, self.grace)
+                host.sched.run_files = self._run_files
+                if self._attach:
+                    host.attach()
+                else:
+                    host.start_thread()
+                self._host = host
+            return self._host
+
+    # ------------------------------------------------------------------ jobs
+    def submit_call(
+        self, func: Callable[..., Any] | str, args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None, *, name: str | None = None,
+        priority: str | int = "normal", retries: int = 0, backoff: float | None = None,
+        timeout: float | None = None, kind: str | None = None, after: Any = (),
+        after_any: Any = (), group: Group | int | None = None, block: bool = True,
+        block_timeout: float | None = None,
+    ) -> Job:
+        """Run ``func(*args, **kwargs)`` as a job; returns at once with its :class:`Job`.
+
+        ``func``: a function or a ``"module:function"`` reference (an importable function
+        with JSON arguments survives a restart; a lambda or a closure runs in this process
+        only). ``kind``: ``io`` (a thread; the default), ``cpu`` (a worker process) or
+        ``async`` (the default for coroutine functions). ``retries`` more attempts after a
+        failure, ``backoff`` seconds before the first (doubling, +/-10 % jitter), ``timeout``
+        seconds per attempt. ``after``: jobs that must all be done first (one failing or
+        cancelled ends this one ``dependency failed``); ``after_any``: jobs that must have
+        ended, however. ``block=False``: raise QueueFull instead of waiting for room."""
+        host = self._host_or_fail()
+        e = host.submit_call(
+            func, args, kwargs, name=name, priority=priority, retries=retries,
+            backoff=backoff, timeout=timeout, kind=kind, after=_ids(after, "after"),
+            after_any=_ids(after_any, "after_any"), group=self._group_info(group),
+            block=block, block_timeout=block_timeout,
+        )
+        return self._job_object(e.id)
+
+    def submit(
+        self, spec: JobSpec, *, name: str | None = None, priority: str | int | None = None,
+        after: Any = (), after_any: Any = (), group: Group | int | None = None,
+        start: bool | None = None,
+    ) -> Job:
+        """Plan (scan, dedupe) and store a file job. Raises InputError on a bad spec.
+
+        Without scheduling arguments nothing runs yet (``job.run()`` runs it here); with any
+        of them, or ``start=True``, it joins the batch's scheduler like a call job."""
         plan = plan_job(spec, store=self.store)
-        return self._job_object(create_job(self.store, plan))
+        job_id = create_job(self.store, plan)
+        after_ids, any_ids = _ids(after, "after"), _ids(after_any, "after_any")
+        if start is None:
+            start = bool(after_ids or any_ids or group is not None or priority is not None
+                         or name is not None)
+        if start:
+            self._host_or_fail().schedule_files(
+                job_id, name=name or spec.name, priority=priority or "normal",
+                after=after_ids, after_any=any_ids, group=self._group_info(group),
+            )
+        return self._job_object(job_id)
+
+    async def _run_files(self, job_id: int) -> tuple[str, ErrorInfo | None]:
+        """How the scheduler runs a file job: the job's own run, on the scheduler's loop."""
+        job = self._job_object(job_id)
+        await job.run_async()
+        rec = self.store.get_job(job_id)
+        if rec.state in (DONE, INTERRUPTED):
+            return rec.state, None
+        counts = self.store.task_counts(job_id)
+        bad = {k: v for k, v in counts.items() if k in ("failed", "cancelled") and v}
+        text = ", ".join(f"{v} {k}" for k, v in bad.items()) or rec.error or rec.state
+        return rec.state, ErrorInfo("TasksFailed", f"{text} of {sum(counts.values())} tasks")
+
+    def group(
+        self, name: str | None = None, sequential: bool = False,
+        cancel_on_failure: bool = False, workers: int | None = None,
+    ) -> Group:
+        """A stored group; jobs join it with ``group=``. ``sequential``: one job at a time
+        in submission order; ``workers``: at most that many at once; ``cancel_on_failure``:
+        a failed job ends the rest as cancelled."""
+        info = self._host_or_fail().group(name, sequential, cancel_on_failure, workers)
+        return Group(self, info)
+
+    def _group_info(self, group: Group | int | None) -> GroupInfo | None:
+        if group is None:
+            return None
+        gid = group.id if isinstance(group, Group) else int(group)
+        return self._host_or_fail().known_group(gid)
 
     def job(self, job_id: int) -> Job:
-        """An existing job, e.g. to resume it (the same object while one is in use)."""
+        """Any stored job, e.g. one submitted before a restart or by another process (the
+        same object while one is in use)."""
         self.store.get_job(job_id)
         return self._job_object(job_id)
+
+    def resume_unfinished(self) -> list[Job]:
+        """Pick up every unfinished stored job (call jobs and file jobs) that no live process
+        holds, in submission order; returns them. Done jobs never run again; a job that was
+        running runs again; a lambda's job ends interrupted ("not resumable: ...")."""
+        ids = resume_unfinished(self._host_or_fail())
+        return [self._job_object(i) for i in ids]
 
     def _job_object(self, job_id: int) -> Job:
         with self._jobs_lock:

@@ -4,7 +4,7 @@ Contracts from the brief: flag names, exit codes (0 ok, 1 some task failed or wa
 2 bad usage or input with a one-line message naming the field, 130 interrupted and resumable),
 and `run`/`resume` opening the dashboard on a terminal but printing progress otherwise.
 
-One module per command (:mod:`.run`, :mod:`.resume`, :mod:`.watch`, :mod:`.jobs`,
+One module per command (:mod:`.run`, :mod:`.resume`, :mod:`.watch`, :mod:`.jobs`, :mod:`.log`,
 :mod:`.actions`, :mod:`.demo`, and :mod:`.open_tui`, the default); the flags they share and
 the spec builder are in :mod:`.options`, headless progress in :mod:`.progress`. The commands
 know nothing of the group: this module creates it and adds them, so no command module imports
@@ -24,6 +24,7 @@ from ..jobs import EXIT_USAGE
 from .actions import actions_cmd
 from .demo import demo_cmd
 from .jobs import jobs_cmd
+from .log import log_cmd
 from .open_tui import open_cmd
 from .options import CONTEXT, build_spec
 from .progress import stats_line
@@ -76,7 +77,8 @@ def cli(ctx: click.Context, db: str | None = None) -> None:
         ctx.invoke(open_cmd, folder=None, db=db)
 
 
-for _command in (open_cmd, run_cmd, resume_cmd, jobs_cmd, actions_cmd, demo_cmd, watch_cmd):
+for _command in (open_cmd, run_cmd, resume_cmd, jobs_cmd, log_cmd, actions_cmd, demo_cmd,
+                 watch_cmd):
     cli.add_command(_command)
 del _command
 

@@ -17,10 +17,11 @@ import click
 
 from ..errors import InputError
 from ..model import ActionSpec, EngineSettings, JobSpec, Priority
+from .task_output import OutputChoice
 
 __all__ = [
     "CONTEXT", "action_options", "build_spec", "engine_options", "fail", "filter_options",
-    "output_options",
+    "output_choice", "output_options",
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -95,6 +96,9 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Skip duplicate files (default on, off for actions that write one "
                           "output per file: copy, gzip, {out} templates)."),
         click.option("--out", metavar="DIR", help="Output folder (mirrors the input tree)."),
+        click.option("--max-output", metavar="SIZE",
+                     help="Task output kept per stream per attempt (default 10MiB; 0: only "
+                          "the last lines); what is cut is said."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -102,15 +106,36 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the job goes and how it reports: --db, --json, --headless."""
+    """Where the job goes and how it reports: --db, --json, --headless, and how the tasks'
+    output is printed (-k, --tag, --quiet, --results; see :func:`output_choice`)."""
     opts = [
         click.option("--db", metavar="PATH", help="Job store (default: user data folder)."),
-        click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="JSON lines on stdout (task events carry the output)."),
         click.option("--headless", is_flag=True, help="No dashboard even on a terminal."),
+        click.option("--keep-order", "-k", "keep_order", is_flag=True,
+                     help="Print task output in input order, not as tasks end (as parallel "
+                          "-k)."),
+        click.option("--tag", is_flag=True,
+                     help="Start each output line with the file's relative path and a tab."),
+        click.option("--quiet", is_flag=True,
+                     help="Print no task output (progress and failures still on stderr)."),
+        click.option("--results", metavar="DIR",
+                     help="Also write each task's stdout, stderr and exitval under DIR, "
+                          "mirroring the input tree."),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def output_choice(kw: dict[str, Any]) -> OutputChoice:
+    """Take the task-output flags out of ``kw`` (``results`` still unchecked: see
+    :func:`~.results.check_results_dir`). Any of them means no dashboard."""
+    return OutputChoice(
+        keep_order=bool(kw.pop("keep_order", False)), tag=bool(kw.pop("tag", False)),
+        quiet=bool(kw.pop("quiet", False)), results=kw.pop("results", None) or None,
+    )
 
 
 def _parse_opts(pairs: Sequence[str]) -> dict[str, str]:
@@ -203,6 +228,10 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
         settings.dedupe = kw["dedupe"]
     if kw.get("no_retry_code"):
         settings.no_retry_exit_codes = list(kw["no_retry_code"])
+    if kw.get("max_output") is not None:
+        from ..select import parse_size
+
+        settings.max_output = parse_size(kw["max_output"], "--max-output")
     if kw.get("workers") is not None:
         CLI_WORKERS.check(kw["workers"])
     settings.check()

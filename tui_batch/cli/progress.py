@@ -3,7 +3,9 @@ with --json.
 
 It is an ordinary engine subscriber, like the TUI, and it coalesces: statistics are printed at
 most a few times per second whatever the task rate, while failures are printed as they happen
-(a failure is what a person watching a cron log needs to see).
+(a failure is what a person watching a cron log needs to see). Every word of it goes to stderr:
+stdout is the tasks' own output (:mod:`.task_output`, which the reporter drives so a task's
+block comes before the line saying it failed), or the JSON lines with --json.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import os
 import shutil
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import humanize
 
 from ..engine import Engine, EngineEvent, Event, Stats, StatsEvent, TaskEvent
 from ..jobs import resume_advice, resume_hint
 from ..model import TaskState
+
+if TYPE_CHECKING:
+    from .task_output import TaskOutput
 
 
 def display_path(path: str) -> str:
@@ -77,21 +82,30 @@ def stats_dict(st: Stats) -> dict[str, Any]:
 
 
 class Reporter:
-    """Prints engine progress in one of three styles: 'bar', 'lines' or 'json'."""
+    """Prints engine progress in one of three styles: 'bar', 'lines' or 'json' (``out`` is
+    where JSON lines go; everything else goes to ``err``). ``output`` prints the tasks'
+    output, and its blocks scroll above the bar."""
 
     def __init__(
         self, engine: Engine, style: str, *, job_id: int, out: IO[str] | None = None,
-        line_interval: float = 5.0, db: str | None = None,
+        line_interval: float = 5.0, db: str | None = None, output: TaskOutput | None = None,
+        err: IO[str] | None = None,
     ) -> None:
         self.engine = engine
         self.style = style
         self.job_id = job_id
         self.db = db  # the job store's path, so the resume hint names it (None: the default)
         self.out = out or sys.stdout
-        self.err = sys.stderr
+        self.err = err or sys.stderr
         self.line_interval = line_interval
         self._last_line = 0.0
         self._bar_shown = False
+        self.output = output if output is not None and output.active else None
+        self._tails = output is None or not output.prints
+        """Failure lines quote the last stderr lines (not when the whole block is printed)."""
+        if self.output is not None:
+            self.output.before_block = self._clear_bar
+            self.output.after_block = self._redraw_bar
         engine.subscribe(self.on_event)
         self._first_line()
 
@@ -105,9 +119,8 @@ class Reporter:
         if self.style == "json":
             self._json({"event": "note", "job": self.job_id, "message": note})
         else:
-            stream = self.err if self.style == "bar" else self.out
-            stream.write(f"tui-batch: {note}\n")
-            stream.flush()
+            self.err.write(f"tui-batch: {note}\n")
+            self.err.flush()
 
     def _json(self, obj: dict[str, Any]) -> None:
         self.out.write(json.dumps(obj) + "\n")
@@ -127,6 +140,11 @@ class Reporter:
 
     def _on_task(self, ev: TaskEvent) -> None:
         state = ev.state
+        captured = None
+        if self.output is not None:
+            task = self.engine.tasks.get(ev.task_id)
+            if task is not None:
+                captured = self.output.on_task(ev, task)
         if self.style == "json":
             if state is TaskState.RUNNING:
                 return
@@ -145,6 +163,10 @@ class Reporter:
                 obj["reason"] = ev.reason
             if ev.duration is not None:
                 obj["duration"] = round(ev.duration, 6)
+            if captured is not None and self.output is not None and self.output.wants_json:
+                from .task_output import json_fields
+
+                obj.update(json_fields(captured))
             self._json(obj)
             return
         if state is TaskState.FAILED or (state is TaskState.QUEUED and ev.duration is not None):
@@ -154,7 +176,7 @@ class Reporter:
             line = f"{what}: {display_path(task.path)}: {ev.error or ''}"
             if state is TaskState.QUEUED and ev.reason:
                 line += f" ({ev.reason})"
-            tail = (task.stderr_tail or "").strip().splitlines()[-3:]
+            tail = (task.stderr_tail or "").strip().splitlines()[-3:] if self._tails else ()
             for t in tail:
                 line += f"\n    {t}"
             self.err.write(line + "\n")
@@ -172,8 +194,8 @@ class Reporter:
             now = time.monotonic()
             if now - self._last_line >= self.line_interval:
                 self._last_line = now
-                self.out.write(f"job {self.job_id}: {stats_line(st)}\n")
-                self.out.flush()
+                self.err.write(f"job {self.job_id}: {stats_line(st)}\n")
+                self.err.flush()
 
     def _draw_bar(self, st: Stats) -> None:
         width = shutil.get_terminal_size((80, 24)).columns
@@ -190,9 +212,17 @@ class Reporter:
         if self._bar_shown:
             width = shutil.get_terminal_size((80, 24)).columns
             self.err.write("\r" + " " * (width - 1) + "\r")
+            self.err.flush()
             self._bar_shown = False
 
+    def _redraw_bar(self) -> None:
+        """After a task's output block: the bar again, below it, with the counts of now."""
+        if self.style == "bar" and not self._bar_shown:
+            self._draw_bar(self.engine.snapshot())
+
     def finish(self, code: int) -> None:
+        if self.output is not None:
+            self.output.close()
         st = self.engine.snapshot()
         resumable = code == 130 or (code == 1 and bool(st.queued or st.running))
         hint = resume_hint(self.job_id, self.db) if resumable else None
@@ -207,8 +237,8 @@ class Reporter:
             self._draw_bar(st)
             self.err.write("\n")
         word = {0: "finished", 1: "finished with failures", 130: "interrupted"}.get(code, "ended")
-        self.out.write(f"job {self.job_id} {word}: {stats_line(st)}\n")
+        self.err.write(f"job {self.job_id} {word}: {stats_line(st)}\n")
         if resumable:
-            self.out.write(f"resume with: {hint}\n" if hint is not None
+            self.err.write(f"resume with: {hint}\n" if hint is not None
                            else f"{resume_advice(self.job_id, self.db)}\n")
-        self.out.flush()
+        self.err.flush()

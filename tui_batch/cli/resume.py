@@ -8,11 +8,13 @@ the dashboard resumes it, otherwise it runs headless.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from typing import Any
 
 import click
 
 from .headless import reporter_style, run_headless, want_tui
-from .options import CONTEXT, output_options
+from .options import CONTEXT, fail, output_choice, output_options
 from .stores import open_existing_store
 
 __all__ = ["resume_cmd"]
@@ -24,20 +26,32 @@ __all__ = ["resume_cmd"]
               help="Change the worker count (1 to 1024).")
 @output_options
 def resume_cmd(job_id: int, workers: int | None, db: str | None, as_json: bool,
-               headless: bool) -> None:
+               headless: bool, **kw: Any) -> None:
     """Finish job JOB_ID after a crash, a kill, Ctrl-C or a reboot. Tasks that succeeded are
-    not run again; tasks that were running are run again (at-least-once)."""
+    not run again; tasks that were running are run again (at-least-once). The tasks it runs
+    print their output as `run` prints it."""
+    choice = output_choice(kw)
     if workers is not None:
         from ..model.limits import CLI_WORKERS
 
         CLI_WORKERS.check(workers)
     store = open_existing_store(db, job_id)
     try:
-        store.get_job(job_id)
-        if want_tui(as_json, headless):
+        job = store.get_job(job_id)
+        if job.spec.get("kind") == "call":
+            # a Python call job belongs to its host: only it can import and run the function
+            fail("JOB", f"job {job_id} is a Python call job: its host program resumes it "
+                        "(Batch.resume_unfinished())")
+        if choice.results is not None:
+            from .results import check_results_dir
+
+            flt, settings = job.spec.get("filter") or {}, job.spec.get("settings") or {}
+            choice = replace(choice, results=check_results_dir(
+                choice.results, list(flt.get("roots") or ()), settings.get("out_dir")))
+        if want_tui(as_json, headless, choice):
             from ..ui import run_tui
 
             sys.exit(run_tui(job_id=job_id, db=db, start="resume"))
-        sys.exit(run_headless(store, job_id, reporter_style(as_json), workers))
+        sys.exit(run_headless(store, job_id, reporter_style(as_json), workers, choice))
     finally:
         store.close()

@@ -24,6 +24,7 @@ from .options import (
     engine_options,
     fail,
     filter_options,
+    output_choice,
     output_options,
 )
 from .progress import display_path
@@ -41,9 +42,22 @@ __all__ = ["run_cmd"]
 @click.option("--dry-run", is_flag=True, help="Show what would run; run nothing.")
 def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool,
             headless: bool, **kw: Any) -> None:
-    """Run an action on every matching file under ROOTS (default: the current folder)."""
+    """Run an action on every matching file under ROOTS (default: the current folder).
+
+    Headless, each task's output is printed when it ends, as one block (stdout on stdout,
+    stderr on stderr); progress and messages go to stderr. -k, --tag, --quiet and --results
+    imply --headless."""
+    choice = output_choice(kw)
     spec = build_spec(roots, kw)
-    if not dry_run and want_tui(as_json, headless):
+    if choice.results is not None and not dry_run:
+        from dataclasses import replace
+
+        from .results import check_results_dir, fence_off
+
+        folder = check_results_dir(choice.results, spec.filter.roots, spec.settings.out_dir)
+        fence_off(spec, folder)
+        choice = replace(choice, results=folder)
+    if not dry_run and want_tui(as_json, headless, choice):
         from ..ui import run_tui
 
         sys.exit(run_tui(spec=spec, db=db, start="run"))
@@ -52,21 +66,41 @@ def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool
         job_id = _plan_and_create(store, spec, as_json=as_json, dry_run=dry_run)
         if job_id is None:
             sys.exit(0)
-        sys.exit(run_headless(store, job_id, reporter_style(as_json)))
+        sys.exit(run_headless(store, job_id, reporter_style(as_json), choice=choice))
     finally:
         store.close()
 
 
 def _plan_and_create(store: Store, spec: JobSpec, *, as_json: bool, dry_run: bool) -> int | None:
     """Scan and store the job (None for a dry run). A function of its own so the plan (every
-    scanned entry and preview row) is freed before the run starts."""
-    plan = plan_job(spec, store=store)
+    scanned entry and preview row) is freed before the run starts. The counts of scanning,
+    hashing and creating go to stderr (JSON lines on stdout with --json) as they go; no file
+    matched: said so, no job is stored, exit 0."""
+    from .plan_progress import PlanProgress
+
+    shown = PlanProgress(reporter_style(as_json))
+    try:
+        plan = plan_job(spec, store=store, progress=shown)
+    finally:
+        shown.finish()
     _report_issues(plan, as_json)
+    empty = plan.nothing_matched()
+    if empty is not None:
+        if not as_json:
+            click.echo(f"tui-batch: {empty}", err=True)
+        elif not dry_run:
+            click.echo(json.dumps({"event": "summary", "job": None, "exit_code": 0, "total": 0,
+                                   "message": empty}))
+        if not dry_run:
+            return None
     if dry_run:
         _print_dry_run(plan, as_json)
         return None
     _check_collisions(plan)
-    job_id = create_job(store, plan)
+    try:
+        job_id = create_job(store, plan, progress=shown)
+    finally:
+        shown.finish()
     if not as_json:
         click.echo(f"job {job_id}: {plan.preview.count} files "
                    f"({plan.preview.duplicates} duplicates skipped)", err=True)

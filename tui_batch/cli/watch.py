@@ -6,7 +6,8 @@ can never disagree on what a flag means), plus the watch flags of the brief (``-
 SIGHUP finish or stop the running tasks, save, exit 0), ``--watch-id`` (name the watch's
 remembered state), ``--temp`` (more temporary-name patterns).
 
-Headless, the output is for logs (:mod:`.watch_progress`). SIGINT (Ctrl-C) stops running
+Headless, each task's output is printed as it ends, as `run` prints it (:mod:`.task_output`),
+and the rest is for logs, on stderr (:mod:`.watch_progress`). SIGINT (Ctrl-C) stops running
 tasks and exits 130, as `run` does; what was left runs when the same watch starts again.
 """
 
@@ -29,16 +30,18 @@ from ..watch import (
     Watcher,
     WatchError,
 )
-from .headless import reporter_style, want_tui
+from .headless import make_output, reporter_style, stdout_closed, want_tui
 from .options import (
     CONTEXT,
     action_options,
     build_spec,
     engine_options,
     filter_options,
+    output_choice,
     output_options,
 )
 from .stores import open_store
+from .task_output import OutputChoice
 from .watch_progress import WatchReporter
 
 __all__ = ["watch_cmd"]
@@ -78,11 +81,20 @@ def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, 
     """Watch ROOTS (default: the current folder) and run the action on every new or changed
     file that matches the filter, once per content version, as soon as it is completely
     written. Files that arrived while tui-batch was not running are processed at start."""
+    choice = output_choice(kw)
     spec = build_spec(roots, kw)
     check_watch_options(settle=settle, rescan=rescan, grace=grace, retain=retain)
     if grace is not None:
         spec.settings.kill_grace = grace
-    if want_tui(as_json, headless):
+    if choice.results is not None:
+        from dataclasses import replace
+
+        from .results import check_results_dir, fence_off
+
+        folder = check_results_dir(choice.results, spec.filter.roots, spec.settings.out_dir)
+        fence_off(spec, folder)  # its files must never be new files of the watch
+        choice = replace(choice, results=folder)
+    if want_tui(as_json, headless, choice):
         from ..ui import run_tui
 
         sys.exit(run_tui(spec=spec, db=db, start="watch", watch={
@@ -96,7 +108,7 @@ def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, 
             watch_id=watch_id, temp_patterns=temp, retain_finished=retain,
         )
         try:
-            code = asyncio.run(_run_watch(watcher, reporter_style(as_json)))
+            code = asyncio.run(_run_watch(watcher, reporter_style(as_json), choice))
         except WatchError as exc:
             if as_json:
                 click.echo(json.dumps({"event": "error", "message": str(exc)}))
@@ -107,8 +119,11 @@ def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, 
     sys.exit(code)
 
 
-async def _run_watch(watcher: Watcher, style: str) -> int:
-    reporter = WatchReporter(watcher, style)
+async def _run_watch(watcher: Watcher, style: str, choice: OutputChoice) -> int:
+    output = make_output(watcher.engine, watcher.store, watcher.job_id, style, choice,
+                         multi_root=watcher.multi_root)
+    output.on_broken = lambda: stdout_closed(watcher.stop)
+    reporter = WatchReporter(watcher, style, output=output)
     loop = asyncio.get_running_loop()
     handlers = {signal.SIGTERM: watcher.stop, signal.SIGHUP: watcher.stop,
                 signal.SIGINT: watcher.interrupt}

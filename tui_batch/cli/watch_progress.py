@@ -4,12 +4,13 @@ A watch has no end, so its output is not `run`'s: one line per processed file an
 line only when something changed (never the same line every few seconds while idle), "idle
 since" instead of an ETA, and with ``--json`` every watcher event, task and statistics. It is
 the `run` :class:`~.progress.Reporter` with those lines, subscribed to the watcher's events too.
+All of it goes to stderr (JSON lines to stdout): stdout is the tasks' own output.
 """
 
 from __future__ import annotations
 
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import humanize
 
@@ -17,6 +18,9 @@ from ..engine import EngineEvent, Event, Stats, TaskEvent
 from ..model import TaskState
 from ..watch import Watcher, WatchEvent, idle_since_wall
 from .progress import Reporter, display_path, fmt_duration, stats_dict
+
+if TYPE_CHECKING:
+    from .task_output import TaskOutput
 
 __all__ = ["WatchReporter", "watch_stats_line"]
 
@@ -67,10 +71,11 @@ class WatchReporter(Reporter):
 
     def __init__(
         self, watcher: Watcher, style: str, *, out: IO[str] | None = None,
-        line_interval: float = 5.0,
+        line_interval: float = 5.0, output: TaskOutput | None = None,
+        err: IO[str] | None = None,
     ) -> None:
         super().__init__(watcher.engine, style, job_id=watcher.job_id, out=out,
-                         line_interval=line_interval)
+                         line_interval=line_interval, output=output, err=err)
         self.watcher = watcher
         self._last_key: tuple[Any, ...] | None = None
         self._last_print = 0.0
@@ -101,8 +106,8 @@ class WatchReporter(Reporter):
             line += f" ({ev.duration:.2f}s)"
         elif ev.reason:
             line += f" ({ev.reason})"
-        self.out.write(line + "\n")
-        self.out.flush()
+        self.err.write(line + "\n")
+        self.err.flush()
 
     def _on_stats(self, st: Stats) -> None:
         settling = self.watcher.settling
@@ -128,8 +133,12 @@ class WatchReporter(Reporter):
         ):
             self._last_key, self._last_print = key, now
             line = watch_stats_line(st, settling, stopping=self.watcher.stopping)
-            self.out.write(f"watch job {self.job_id}: {line}\n")
-            self.out.flush()
+            self.err.write(f"watch job {self.job_id}: {line}\n")
+            self.err.flush()
+
+    def _redraw_bar(self) -> None:
+        if self.style == "bar" and not self._bar_shown:
+            self._draw_status(self.engine.snapshot(), self.watcher.settling)
 
     def _draw_status(self, st: Stats, settling: int) -> None:
         import shutil
@@ -145,6 +154,8 @@ class WatchReporter(Reporter):
 
     def on_watch_event(self, ev: WatchEvent) -> None:
         w = self.watcher
+        if ev.kind == "queued" and ev.task_id is not None and self.output is not None:
+            self.output.expect(ev.task_id)  # -k: its place comes before later tasks
         if self.style == "json":
             obj: dict[str, Any] = {"event": "watch", "kind": ev.kind, "job": self.job_id}
             if ev.kind == "watching":
@@ -175,13 +186,11 @@ class WatchReporter(Reporter):
         elif ev.kind == "scan" and ev.data.get("reason") == "start" and self.style == "lines":
             self.err.write(f"start-up scan: {ev.data.get('new', 0)} file(s) to look at\n")
         elif ev.kind == "duplicate" and self.style == "lines":
-            self.out.write(f"duplicate: {display_path(ev.path or '')} "
+            self.err.write(f"duplicate: {display_path(ev.path or '')} "
                            f"(same content as {display_path(str(ev.data.get('of')))})\n")
-            self.out.flush()
         elif ev.kind in ("output", "unchanged") and self.style == "lines":
             why = ev.message if ev.kind == "output" else "same content as already processed"
-            self.out.write(f"not queued: {display_path(ev.path or '')} ({why})\n")
-            self.out.flush()
+            self.err.write(f"not queued: {display_path(ev.path or '')} ({why})\n")
         elif ev.kind == "stopping":
             self._clear_bar()
             how = ("letting running tasks finish" if ev.message == "finish"
@@ -190,6 +199,8 @@ class WatchReporter(Reporter):
         self.err.flush()
 
     def finish(self, code: int) -> None:
+        if self.output is not None:
+            self.output.close()
         st = self.engine.snapshot()
         if self.style == "json":
             self._json({"event": "summary", "job": self.job_id, "exit_code": code,
@@ -198,11 +209,11 @@ class WatchReporter(Reporter):
         if self.style == "bar":
             self._draw_status(st, self.watcher.settling)
             self.err.write("\n")
-        self.out.write(f"watch job {self.job_id} stopped: "
+        self.err.write(f"watch job {self.job_id} stopped: "
                        f"{watch_stats_line(st, stopping=True)}\n")
         unfinished = (TaskState.QUEUED, TaskState.RUNNING, TaskState.INTERRUPTED)
         left = sum(1 for t in self.engine.tasks.values() if t.state in unfinished)
         if left:
-            self.out.write(f"{left} task(s) not finished: they run when this watch starts "
+            self.err.write(f"{left} task(s) not finished: they run when this watch starts "
                            "again\n")
-        self.out.flush()
+        self.err.flush()

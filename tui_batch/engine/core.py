@@ -56,6 +56,7 @@ class Engine:
         keep_open: bool = False,
         options: dict[str, str] | None = None,
         retain_finished: int | None = None,
+        log_dir: str | None = None,
     ) -> None:
         self.action = action
         self.settings = settings or EngineSettings()
@@ -68,7 +69,7 @@ class Engine:
         self.tasks: dict[int, Task] = self._ledger.tasks
         """Every submitted task, by id, in submission order. Read-only for clients."""
         target = self.settings.workers or os.cpu_count() or 1
-        self._executor = executor or make_executor(action, self.settings, target)
+        self._executor = executor or make_executor(action, self.settings, target, log_dir)
         self._ready = ReadyQueue()
         self._subs = Subscribers()
         self._meter = Meter(self._ledger)
@@ -347,6 +348,7 @@ class Engine:
         task.error = outcome.error
         task.stdout_tail = outcome.stdout_tail
         task.stderr_tail = outcome.stderr_tail
+        task.log = outcome.log
         if outcome.ok and not task.cancel_requested:
             task.shortages = 0
             self._ledger.bytes_done += task.size

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from ..model import Priority, TaskState
+from ..model.logfiles import LogRef
 
 
 @dataclass(slots=True, eq=False)
@@ -38,6 +39,7 @@ class Task:
     ended_at: float | None = None
     stdout_tail: str = ""
     stderr_tail: str = ""
+    log: LogRef | None = None  # where the last attempt's whole output is kept, if anywhere
     command: list[str] | None = None
     check_file: bool = True  # skip when the file vanished or changed since the scan
     # engine bookkeeping

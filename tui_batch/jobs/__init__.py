@@ -25,6 +25,7 @@ from .hints import (
     resume_hint,
 )
 from .plan import Plan, create_job, plan_job, resolve_checked_action, scan_filter
+from .progress import CREATING, HASHING, SCANNING, Progress, ProgressFn, progress_text
 from .runner import JobRunner, mirror_event, run_spec
 from .states import (
     CANCELLED,
@@ -58,17 +59,22 @@ _RECIPE_NAMES = frozenset({
 __all__ = [
     "CANCELLED",
     "CREATED",
+    "CREATING",
     "DONE",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
     "FAILED",
+    "HASHING",
     "INTERRUPTED",
     "RUNNING",
+    "SCANNING",
     "TABLES",
     "JobRunner",
     "Plan",
+    "Progress",
+    "ProgressFn",
     "Recipe",
     "create_job",
     "default_store_path",
@@ -80,6 +86,7 @@ __all__ = [
     "lock_job",
     "mirror_event",
     "plan_job",
+    "progress_text",
     "read_recipe",
     "resolve_checked_action",
     "resume_advice",

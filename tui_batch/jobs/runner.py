@@ -62,7 +62,7 @@ def mirror_event(store: Store, engine: Engine, ev: Event) -> None:
                 started_at=task.started_at or ev.time, ended_at=task.ended_at or ev.time,
                 exit_code=ev.exit_code, signal=ev.signal, error=ev.error,
                 stdout_tail=task.stdout_tail or None, stderr_tail=task.stderr_tail or None,
-                reason=ev.reason,
+                reason=ev.reason, log=task.log,
             )
         else:
             store.set_task_state(ev.task_id, state.value, ev.reason)
@@ -104,6 +104,7 @@ class JobRunner:
             out_dir=self.spec.settings.out_dir,
             multi_root=bool(job.spec.get("multi_root")),
             options=self.spec.action.options,
+            log_dir=store.log_dir(job_id),
         )
         tasks = []
         for rec in store.load_tasks(job_id):

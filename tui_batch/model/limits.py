@@ -17,6 +17,7 @@ Ranges (inclusive unless "more than")::
     halt-after     1..1000000000 failures; none = never
     halt-percent   more than 0, at most 100
     no-retry-code  0..255 (exit codes)
+    max_output     0..1 TiB per stream per attempt (0: keep only the last lines)
     settle         0..86400 s        rescan  0 (never) or 1..604800 s     retain  1..10000000
 """
 
@@ -27,6 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+
+MAX_OUTPUT = 1 << 40
+"""--max-output at most (bytes per stream per attempt): 1 TiB, i.e. no real cap."""
 
 MAX_WORKERS = 1024
 """Parallel tasks at most: beyond this every task is a process or thread the OS must hold at
@@ -86,6 +90,7 @@ SETTINGS: dict[str, Limit] = {
     "kill_grace": Limit("--grace", 0, 3600, unit=" seconds"),
     "halt_after_failures": Limit("--halt-after", 1, 1_000_000_000, integer=True),
     "halt_failure_percent": Limit("--halt-percent", 0, 100, lo_open=True),
+    "max_output": Limit("--max-output", 0, MAX_OUTPUT, integer=True, unit=" bytes"),
 }
 """EngineSettings attribute -> its range (optional ones may also be None)."""
 

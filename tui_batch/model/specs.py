@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import InputError
 from .enums import Priority
 from .limits import EXIT_CODE, OPTIONAL_SETTINGS, SETTINGS
+from .logfiles import DEFAULT_MAX_OUTPUT
 
 __all__ = ["ActionSpec", "EngineSettings", "FilterSpec", "JobSpec"]
 
@@ -161,6 +162,7 @@ class EngineSettings:
     halt_failure_percent: float | None = None  # ... or when this % of finished tasks failed
     dedupe: bool | None = None  # None: the action decides (actions.default_dedupe)
     out_dir: str | None = None
+    max_output: int = DEFAULT_MAX_OUTPUT  # bytes kept per stream per attempt (--max-output)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

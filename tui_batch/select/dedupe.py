@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
 
@@ -47,7 +47,11 @@ import xxhash
 from ..model import FileEntry
 from .hashing import DEFAULT_PREFIX_BYTES, OPEN_FLAGS, READ_CHUNK, HashCache, HashKey, Reader
 
-__all__ = ["DedupeResult", "DedupeStats", "find_duplicates"]
+__all__ = ["DedupeResult", "DedupeStats", "OnHashed", "find_duplicates"]
+
+OnHashed = Callable[[int, int, int], None]
+"""``progress(done, total, bytes_read)``: files checked (read or found in the cache) of the
+files that may have a duplicate, and the bytes read so far."""
 
 
 @dataclass(slots=True)
@@ -101,16 +105,22 @@ def find_duplicates(
     cache: HashCache | None = None,
     prefix_bytes: int = DEFAULT_PREFIX_BYTES,
     cancel: threading.Event | None = None,
+    progress: OnHashed | None = None,
 ) -> DedupeResult:
     """Mark every entry whose content equals an earlier entry's (see the module doc).
 
     On ``cancel`` the files not yet hashed are treated as unique and ``result.cancelled`` is
     set: what is marked is still correct, some duplicates may be missed.
+
+    ``progress`` is called every 64 prefix reads, every 8 whole files and every MiB of a large
+    file, then once at the end with the exact counts (not after a cancel). ``total`` is the
+    number of files sharing their size with another; it grows once, by the files whose
+    prefixes collide, when the whole-file pass begins. Not throttled (see ``jobs.progress``).
     """
     if prefix_bytes < 1:
         raise ValueError("prefix_bytes must be at least 1")
     ents: list[FileEntry] = entries if isinstance(entries, list) else list(entries)
-    return _find(ents, cache, prefix_bytes, cancel)
+    return _find(ents, cache, prefix_bytes, cancel, progress)
 
 
 def _find(
@@ -118,6 +128,7 @@ def _find(
     cache: HashCache | None,
     pb: int,
     cancel: threading.Event | None,
+    progress: OnHashed | None = None,
 ) -> DedupeResult:
     # Bookkeeping is in ints and bytes, not tuples: 100k long-lived tuples set off the cyclic
     # GC over and over (measured: it made the whole run ~1.5x slower).
@@ -202,6 +213,11 @@ def _find(
         first.update(cached([r for r in reps if sizes[r] <= pb], kind_full))
         first.update(cached([r for r in reps if sizes[r] > pb], kind_prefix))
     todo = disk_order([r for r in reps if r not in first] if first else reps)
+    poll = cancel is not None or progress is not None  # one test per file when neither is
+    total = len(reps)
+    base = total - len(todo)  # found in the cache: checked already
+    if progress is not None:
+        progress(base, total, 0)
     reader = Reader(max(READ_CHUNK, pb))
     mv = reader.mv
     iov_prefix = [mv[:pb]]
@@ -211,8 +227,11 @@ def _find(
     nread = errors = 0
     bytes_read = 0
     for n, r in enumerate(todo):
-        if cancel is not None and n % 64 == 0 and stopped():
-            break
+        if poll and not n & 63:
+            if stopped():
+                break
+            if progress is not None:
+                progress(base + n, total, bytes_read)
         e = ents[r]
         size = e.size
         want = size if size < pb else pb
@@ -270,9 +289,26 @@ def _find(
                 hit.add(r)
         need_full.extend(r for r in g if r in hit)
     full = cached(need_full, kind_full)
-    for n, r in enumerate(disk_order([r for r in need_full if r not in full])):
-        if result.cancelled or (cancel is not None and n % 8 == 0 and stopped()):
+    full_todo = disk_order([r for r in need_full if r not in full])
+    base = total  # every file had its first read
+    total += len(full_todo)
+    done = [base]  # the file being read, for the per-MiB calls of a large one
+    if progress is not None and full_todo:
+        on_hashed = progress
+
+        def large_file(nbytes: int) -> None:
+            on_hashed(done[0], total, nbytes)
+
+        reader.progress = large_file
+    for n, r in enumerate(full_todo):
+        if result.cancelled:
             break
+        if poll and not n & 7:
+            if stopped():
+                break
+            if progress is not None:
+                progress(base + n, total, reader.bytes_read)
+        done[0] = base + n
         e = ents[r]
         try:
             d, ok = reader.full(e)
@@ -287,6 +323,8 @@ def _find(
         if keep and e.ino:
             fresh_full.append(r)
     stats.bytes_read = reader.bytes_read
+    if progress is not None and not result.cancelled:
+        progress(total, total, reader.bytes_read)
     stats.changed = len(changed)
     result.changed_paths = [ents[i].path for i in sorted(changed)]
 

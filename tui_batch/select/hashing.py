@@ -10,7 +10,7 @@ digest worth keeping). :mod:`.dedupe` decides *what* to read; this module says *
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import xxhash
@@ -64,14 +64,18 @@ class Reader:
     than ``open(..., buffering=0).readinto`` (which adds an ``fstat`` and a FileIO object).
     Each read ends with an ``fstat`` of the open descriptor: if size, mtime or inode differ
     from the scan's, the file changed under us and the digest is thrown away.
+
+    ``progress(bytes_read)``, when set, hears after every buffer of a file larger than the
+    buffer: hashing one 4 GB file must not look like a hang.
     """
 
-    __slots__ = ("buf", "bytes_read", "mv")
+    __slots__ = ("buf", "bytes_read", "mv", "progress")
 
     def __init__(self, size: int) -> None:
         self.buf = bytearray(max(size, 1))
         self.mv = memoryview(self.buf)
         self.bytes_read = 0
+        self.progress: Callable[[int], None] | None = None
 
     def read(self, e: FileEntry, want: int) -> tuple[memoryview, bool]:
         """The first ``want`` bytes (``want`` <= buffer size) and whether the file is unchanged."""
@@ -98,6 +102,7 @@ class Reader:
         h = xxhash.xxh3_128()
         mv = self.mv
         size = e.size
+        progress = self.progress
         fd = os.open(e.path, OPEN_FLAGS)
         try:
             got = 0
@@ -107,6 +112,8 @@ class Reader:
                     break
                 h.update(mv[:k])
                 got += k
+                if progress is not None:
+                    progress(self.bytes_read + got)
             st = os.fstat(fd)
         finally:
             os.close(fd)

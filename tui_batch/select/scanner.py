@@ -59,6 +59,8 @@ class ScanIssue:
 
 
 OnIssue = Callable[[ScanIssue], None]
+OnCount = Callable[[int, int], None]
+"""``progress(seen, matched)``: files looked at and files selected so far, whole scan."""
 
 
 def _log_issue(issue: ScanIssue) -> None:
@@ -74,6 +76,7 @@ def scan(
     *,
     on_issue: OnIssue | None = None,
     cancel: threading.Event | None = None,
+    progress: OnCount | None = None,
 ) -> Iterator[FileEntry]:
     """Yield every selected file under the spec's roots (see the module doc for the rules).
 
@@ -82,14 +85,22 @@ def scan(
     regular file is yielded as a single file (root = its folder, rel = its name) if it passes
     the extension, name, size and time rules; hidden and ignore rules do not apply to it since
     the user named it.
+
+    ``progress(seen, matched)`` is called once per folder, right after it is listed, and once
+    at the end with the exact totals (not after a cancel). ``seen`` counts the files looked
+    at: every entry that is not a folder, hidden ones only with ``hidden``. The call is not
+    throttled: the caller keeps it cheap (see ``jobs.progress``).
     """
     cf = spec if isinstance(spec, CompiledFilter) else compile_filter(spec)
     report = on_issue or _log_issue
     visited: set[tuple[int, int]] = set()
+    tally = [0, 0]  # seen, matched: carried from one root to the next
     for ri, root in enumerate(cf.roots):
         if cancel is not None and cancel.is_set():
             return
-        yield from _scan_root(cf, ri, root, visited, report, cancel)
+        yield from _scan_root(cf, ri, root, visited, report, cancel, progress, tally)
+    if progress is not None and not (cancel is not None and cancel.is_set()):
+        progress(tally[0], tally[1])
 
 
 def _single_file(cf: CompiledFilter, root: str, st: os.stat_result) -> FileEntry | None:
@@ -110,6 +121,8 @@ def _scan_root(
     visited: set[tuple[int, int]],
     report: OnIssue,
     cancel: threading.Event | None,
+    progress: OnCount | None,
+    tally: list[int],
 ) -> Iterator[FileEntry]:
     if cf.root_excluded(ri):
         return
@@ -126,8 +139,10 @@ def _scan_root(
         return
     if st.st_mode & _S_IFMT != _S_IFDIR:
         if st.st_mode & _S_IFMT == _S_IFREG:
+            tally[0] += 1
             entry = _single_file(cf, root, st)
             if entry is not None:
+                tally[1] += 1
                 yield entry
         else:
             report(ScanIssue(root, "not-a-file", "not a regular file or a folder"))
@@ -155,6 +170,7 @@ def _scan_root(
     ignore_names = _IGNORE_NAMES
     by_name = _by_name
     entry_cls = FileEntry
+    seen, matched = tally  # written back to tally once per folder, not per file
 
     # Stack items: (folder path, root-relative path, ignore rules in force, folders on the path)
     stack: list[tuple[str, str, IgnoreChain, frozenset[tuple[int, int]]]] = [
@@ -168,6 +184,7 @@ def _scan_root(
         files: list[os.DirEntry[str]] = []
         dirs: list[os.DirEntry[str]] = []
         has_ignore = False
+        other_ext = 0
         try:
             it = scandir(dirpath)
         except PermissionError as exc:
@@ -198,10 +215,17 @@ def _scan_root(
                             report(ScanIssue(e.path, "broken-link", _os_message(exc)))
                         continue
                     if exts is not None and not name.lower().endswith(exts):
+                        # Counted here and not per entry: only the files turned away by their
+                        # extension, in a per-folder int (small ints are not allocated).
+                        other_ext += 1
                         continue
                     files.append(e)
             except OSError as exc:  # readdir failing half way (EIO, a vanished NFS folder)
                 report(ScanIssue(dirpath, "error", _os_message(exc)))
+        seen += len(files) + other_ext
+        tally[0], tally[1] = seen, matched
+        if progress is not None:
+            progress(seen, matched)
 
         if has_ignore and use_ignore:
             spec = load_ignore_spec(dirpath)
@@ -209,6 +233,7 @@ def _scan_root(
                 chain = (*chain, (len(prefix), spec))
 
         if files:
+            found = 0  # per folder, like other_ext
             files.sort(key=by_name)
             for e in files:
                 name = e.name
@@ -246,9 +271,11 @@ def _scan_root(
                         older_ns is not None and mt >= older_ns
                     ):
                         continue
+                found += 1
                 yield entry_cls(e.path, root, crel, size, st.st_mtime_ns, st.st_dev, st.st_ino)
                 if cancel is not None and cancel.is_set():
                     return
+            matched += found
 
         if dirs:
             dirs.sort(key=by_name)
@@ -283,6 +310,7 @@ def _scan_root(
                 push.append((e.path, crel, chain, ancestors | {dkey}))
             push.reverse()
             stack.extend(push)
+    tally[0], tally[1] = seen, matched
 
 
 class ScanResult(NamedTuple):

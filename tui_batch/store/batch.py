@@ -74,28 +74,37 @@ class Stmt:
         return sql
 
 
+LOG_COLUMNS = ("log_slot", "out_off", "out_len", "out_total", "err_off", "err_len", "err_total")
+"""Where an attempt's whole output is kept (:class:`tui_batch.model.logfiles.LogRef`)."""
 _ATTEMPT_UPSERT = (
     " ON CONFLICT (task_id, n) DO UPDATE SET state = excluded.state,"
     " started_at = excluded.started_at, ended_at = excluded.ended_at,"
     " exit_code = excluded.exit_code, signal = excluded.signal, error = excluded.error,"
-    " stdout_tail = excluded.stdout_tail, stderr_tail = excluded.stderr_tail"
+    " stdout_tail = excluded.stdout_tail, stderr_tail = excluded.stderr_tail, "
+    + ", ".join(f"{c} = excluded.{c}" for c in LOG_COLUMNS)
 )
 _START_ATTEMPT = (
     "INSERT INTO attempts (task_id, n, state, started_at) VALUES {values}"
     " ON CONFLICT (task_id, n) DO UPDATE SET state = 'running',"
     " started_at = excluded.started_at, ended_at = NULL, exit_code = NULL, signal = NULL,"
-    " error = NULL, stdout_tail = NULL, stderr_tail = NULL"
+    " error = NULL, stdout_tail = NULL, stderr_tail = NULL, "
+    + ", ".join(f"{c} = NULL" for c in LOG_COLUMNS)
 )
 _END_ATTEMPT = (
     "INSERT INTO attempts (task_id, n, state, started_at, ended_at, exit_code, signal, error,"
-    " stdout_tail, stderr_tail) VALUES {values}" + _ATTEMPT_UPSERT
+    " stdout_tail, stderr_tail, " + ", ".join(LOG_COLUMNS) + ") VALUES {values}"
+    + _ATTEMPT_UPSERT
 )
 _ROW3 = "(?, ?, ?)"
-_ROW10 = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROW17 = "(" + ", ".join(["?"] * 17) + ")"
+END_FIELDS = 19
+"""Fields of an end record (older journals wrote 12: no place for the output)."""
+_NO_LOG = (None,) * 7
 
 # Record layouts (index 0 is the op, 1 the task id):
 #   start: (op, task, attempt, started_at)
-#   end:   (op, task, attempt, state, started, ended, exit_code, signal, error, out, err, reason)
+#   end:   (op, task, attempt, state, started, ended, exit_code, signal, error, out, err, reason,
+#           log_slot, out_off, out_len, out_total, err_off, err_len, err_total)
 #   state: (op, task, state, reason)
 #   prio:  (op, task, priority)
 _OP_SQL: dict[int, tuple[Stmt, ...]] = {
@@ -131,10 +140,10 @@ _OP_SQL: dict[int, tuple[Stmt, ...]] = {
             True,
         ),
         Stmt(
-            _END_ATTEMPT.format(values=_ROW10),
+            _END_ATTEMPT.format(values=_ROW17),
             _END_ATTEMPT,
-            _ROW10,
-            (1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+            _ROW17,
+            (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, *range(12, 19)),
             False,
         ),
     ),
@@ -329,6 +338,8 @@ def apply_replayed(c: sqlite3.Connection, items: list[tuple[Any, ...]]) -> None:
     journal not yet cleared, and starts are not journaled, so an end of attempt n must
     not undo a committed start of attempt n + 1 (nor a retry's requeue undo its start)."""
     for it in items:
+        if it and it[0] == OP_END and len(it) == 12:
+            it = it + _NO_LOG  # journaled by an older version
         try:
             try:
                 _replay_one(c, it)

@@ -26,8 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from ..model.logfiles import LogRef
 from . import job_table, task_table
 from .batch import OP_END, OP_PRIO, OP_START, OP_STATE, apply_replayed
+from .calls import StoreCalls  # which is a StoreLogs too
 from .db import connect, connect_readonly, default_path, resolve_path, write_transaction
 from .hashcache import HashKey, get_hashes, hash_rows, put_hashes
 from .journal import replay
@@ -48,6 +50,7 @@ __all__ = ["Store"]
 # Stores still open at interpreter exit get flushed: the writer is a daemon thread (so a
 # forgotten close() cannot hang exit), and this makes sure it does not take queued records along.
 _open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+_NO_LOG = (None,) * 7  # an attempt that printed nothing: no place for its output
 
 
 @atexit.register
@@ -57,7 +60,7 @@ def _close_open_stores() -> None:
             store.close()
 
 
-class Store:
+class Store(StoreCalls):
     """The job store. Open one per process (or per thread that wants its own); close it.
 
     ``Store(path, readonly=True)`` (for ``tui-batch jobs``) opens with SQLite's ``mode=ro``:
@@ -91,8 +94,6 @@ class Store:
                 self.close()
                 raise
 
-    # ---- opening ----------------------------------------------------------------------------
-
     @staticmethod
     def default_path() -> str:
         """Where a store opens without an explicit path: ``$TUI_BATCH_DB`` if set, else the
@@ -105,8 +106,6 @@ class Store:
         ``~`` expanded; :class:`InputError` (``--db`` / ``TUI_BATCH_DB``) for an unknown
         ``~user``. Nothing is touched on disk."""
         return resolve_path(path)
-
-    # ---- life cycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Commit everything queued, stop the writer, close the connections. Idempotent.
@@ -206,29 +205,28 @@ class Store:
         state: str = "created",
         group_id: int | None = None,
         tasks: Iterable[NewTask] | None = None,
+        progress: task_table.OnInserted | None = None,
     ) -> int:
         """Store a job with its full spec (a plain dict, e.g. ``JobSpec.to_dict()``), so
         ``resume`` can rebuild it without the original command line.
 
         ``tasks`` go in with the job, in the same transaction: a kill at any moment leaves
         either no job or the whole job, never one without its files (which ``resume`` would
-        "finish" at once, having run nothing). Their ids are ``load_tasks`` order."""
+        "finish" at once, having run nothing). Their ids are ``load_tasks`` order.
+        ``progress(written, total)`` hears as they go in, every few thousand."""
         check_job_state(state)
         text = json.dumps(spec)  # ensure_ascii: surrogate-escaped paths survive as \\udcxx
         now = time.time()
         rows: list[tuple[Any, ...]] = []
         guess = (0, 0)
         if tasks is not None:
-            # Rows built before the write lock is taken (100k rows: a few tenths of a second),
-            # with the ids seen now; renumbered only if another writer got in first.
+            # Rows built before the write lock (100k: tenths of a s), renumbered if need be.
             with self._peek() as c:
                 guess = job_table.next_job_and_task_ids(c)
             rows = task_table.task_rows(tasks, guess[0], guess[1], 0)
         with self._write() as c:
-            return job_table.insert_job(
-                c, self.path, (now, state, text, name, group_id), rows, guess,
-                self._conn_max_vars,
-            )  # fmt: skip
+            return job_table.insert_job(c, self.path, (now, state, text, name, group_id), rows,
+                                        guess, self._conn_max_vars, progress)  # fmt: skip
 
     def set_job_state(self, job_id: int, state: str, *, error: str | None = None) -> None:
         """Change a job's state; ``error`` replaces the previous one (None clears it).
@@ -256,10 +254,11 @@ class Store:
         return job_table.job_summaries(jobs, per_job)
 
     def delete_job(self, job_id: int) -> None:
-        """Remove a job with its tasks, attempts and dependency links."""
+        """Remove a job with its tasks, attempts, dependency links and logs."""
         self._writer.drain(None)
         with self._write() as c:
             job_table.delete_job(c, self.path, job_id)
+        self.remove_logs(job_id)
 
     # ---- tasks ------------------------------------------------------------------------------
 
@@ -276,10 +275,11 @@ class Store:
         with self._write() as c:
             return task_table.insert_tasks(c, self.path, job_id, rows, guess, self._conn_max_vars)
 
-    def load_tasks(self, job_id: int, states: Iterable[str] | None = None) -> list[TaskRecord]:
+    def load_tasks(self, job_id: int, states: Iterable[str] | None = None,
+                   limit: int | None = None) -> list[TaskRecord]:
         """A job's tasks in scan order (``seq``), optionally only those in ``states`` (resume
-        loads the unfinished ones)."""
-        query = task_table.tasks_query(job_id, states)
+        loads the unfinished ones) and only the first ``limit`` (a dashboard's first page)."""
+        query = task_table.tasks_query(job_id, states, limit)
         if query is None:
             return []
         with self._read() as c:
@@ -352,13 +352,15 @@ class Store:
         stdout_tail: str | None = None,
         stderr_tail: str | None = None,
         reason: str | None = None,
+        log: LogRef | None = None,
     ) -> None:
-        """An attempt ended: the task row takes its outcome, the attempt row is written."""
+        """An attempt ended: the task row takes its outcome, the attempt row is written
+        (``log``: where its whole output is kept, see :mod:`tui_batch.model.logfiles`)."""
         if state not in TASK_STATES:
             check_task_state(state)
         self._writer.record(
             (OP_END, task_id, attempt, state, started_at, ended_at, exit_code, signal, error,
-             stdout_tail, stderr_tail, reason)
+             stdout_tail, stderr_tail, reason, *(log or _NO_LOG))
         )  # fmt: skip
 
     def set_task_state(self, task_id: int, state: str, reason: str | None = None) -> None:

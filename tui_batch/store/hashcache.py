@@ -11,6 +11,7 @@ new key, so no entry ever needs invalidating. The table lives in the job store's
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,7 +81,7 @@ def put_hashes(conn: sqlite3.Connection, data: list[tuple[Any, ...]]) -> None:
     """Remember digests (replacing older ones for the same key and kind), in the caller's
     transaction."""
     conn.executemany(
-        "INSERT OR REPLACE INTO hashes (dev, ino, size, mtime_ns, kind, digest)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO hashes (dev, ino, size, mtime_ns, kind, digest, added_at)"
+        f" VALUES (?, ?, ?, ?, ?, ?, {time.time()!r})",
         data,
     )

@@ -15,9 +15,8 @@ import time
 from typing import Any
 
 from ..errors import StoreError
-from .batch import exec_rows
 from .records import JOB_COLUMNS, TASK_STATES, JobRecord, JobSummary, job_from_row
-from .task_table import TASK_INSERT, overlay_pending
+from .task_table import OnInserted, insert_rows, overlay_pending
 
 __all__ = [
     "add_dependency",
@@ -96,10 +95,11 @@ def insert_job(
     rows: list[tuple[Any, ...]],
     guess: tuple[int, int],
     max_vars: int,
+    progress: OnInserted | None = None,
 ) -> int:
     """Insert a job, ``job = (now, state, spec as JSON, name, group_id)``, with its task rows
     (built by ``task_table.task_rows`` with the ids ``guess``, renumbered first if another
-    writer got in meanwhile); returns the job's id."""
+    writer got in meanwhile); returns the job's id. ``progress``: ``task_table.insert_rows``."""
     now, state, text, name, group_id = job
     if (
         group_id is not None
@@ -116,7 +116,7 @@ def insert_job(
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now_ids[0], now, now, state, text, name, group_id),
         )
-        exec_rows(c, TASK_INSERT, rows, max_vars, True)
+        insert_rows(c, rows, max_vars, progress)
         return now_ids[0]
     cur = c.execute(
         "INSERT INTO jobs (created_at, updated_at, state, spec, name, group_id)"

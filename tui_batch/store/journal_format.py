@@ -7,8 +7,9 @@ cycle; this module only knows bytes), and its encoder sits on the engine's hot p
 cost is measured in hundreds of nanoseconds.
 
 Frames: ``<u32 length><u32 crc32>`` + body, from offset 0 of the (preallocated, grown when
-needed) file. The body of a task's end (the store's 12-field record, one per task: the hot
-one) is packed with ``struct`` (half the cost of marshal); anything else is ``b"M"`` +
+needed) file. The body of a task's end (the store's 19-field record, one per task: the hot
+one; its last seven fields say where the attempt's output is kept, or are all None) is packed
+with ``struct`` (half the cost of marshal); anything else is ``b"M"`` +
 ``marshal.dumps((seq, record))``. ``seq`` grows by one per record, across both
 files, so a file is read up to the first frame that is damaged, cut short, or not newer than
 the one before it (bytes left from an earlier turn of that file); clearing a file zeroes its
@@ -33,7 +34,9 @@ _dumps = marshal.dumps
 _END = struct.Struct("<BQqiddqqBB")
 """End record head: op, seq, task id, attempt, started, ended, exit code, signal, which of the
 four optional texts follow (bits), length of the state name (which follows first)."""
-_END_FIELDS = 12
+_END_FIELDS = 19
+_LOG = struct.Struct("<qqqqqqq")
+_NO_LOG = (None,) * 7
 _U32 = struct.Struct("<I")
 _u32 = _U32.pack
 _NONE = -(1 << 63)  # None for the exit code and the signal
@@ -65,7 +68,8 @@ def _text(v: str) -> bytes:
 
 def _encode_end(seq: int, item: tuple[Any, ...]) -> bytes | None:
     """The packed body of an end record, or None when a field does not fit the layout."""
-    op, tid, attempt, state, started, ended, code, sig, error, out, err, reason = item
+    op, tid, attempt, state, started, ended, code, sig, error, out, err, reason = item[:12]
+    logref = item[12:]
     sb = _state_bytes.get(state)
     try:
         if sb is None:
@@ -84,6 +88,9 @@ def _encode_end(seq: int, item: tuple[Any, ...]) -> bytes | None:
         if reason is not None:
             mask |= 8
             tail += _text(reason)
+        if logref[0] is not None:
+            mask |= 16
+            tail += _LOG.pack(*logref)
         return _END.pack(
             op, seq, tid, attempt, started, ended, _NONE if code is None else code,
             _NONE if sig is None else sig, mask, len(sb),
@@ -110,9 +117,10 @@ def _decode(body: bytes) -> tuple[int, tuple[Any, ...]]:
             pos += n
         else:
             texts.append(None)
+    logref = _LOG.unpack_from(body, pos) if mask & 16 else _NO_LOG
     return seq, (
         op, tid, attempt, state, started, ended, None if code == _NONE else code,
-        None if sig == _NONE else sig, *texts,
+        None if sig == _NONE else sig, *texts, *logref,
     )
 
 

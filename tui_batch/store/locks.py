@@ -218,7 +218,8 @@ def job_liveness(
         job = store.get_job(job_id)
         spec, state = job.spec, job.state
     held, pid = _probe(job_lock_path(store.path, job_id))
-    watch = spec.get("watch") if isinstance(spec, Mapping) else None
+    # A Batch host holds one lock for all its call jobs (spec.host), as a watch does.
+    watch = (spec.get("watch") or spec.get("host")) if isinstance(spec, Mapping) else None
     identity = watch.get("identity") if isinstance(watch, Mapping) else None
     if held is not True and isinstance(identity, str):
         # A watch runs its job under its watch lock (a resume would take the run lock).

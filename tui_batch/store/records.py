@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import FileEntry, TaskState
+from ..model.logfiles import LogRef
 
 __all__ = [
     "JOB_STATES",
@@ -28,7 +29,8 @@ __all__ = [
 ]
 
 JOB_STATES = frozenset(
-    {"created", "running", "paused", "done", "failed", "interrupted", "cancelled"}
+    {"created", "running", "paused", "done", "failed", "interrupted", "cancelled",
+     "queued", "waiting", "dependency failed"}
 )
 TASK_STATES = frozenset(s.value for s in TaskState)
 
@@ -172,6 +174,9 @@ class AttemptRecord:
     error: str | None
     stdout_tail: str | None
     stderr_tail: str | None
+    log: LogRef | None = None
+    """Where the attempt's whole output is kept (None: it printed nothing, or it ran before
+    output was kept, or the action is Python code: then the tails are all there is)."""
 
 
 

@@ -108,7 +108,42 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    # where each attempt's whole output is kept (model/logfiles.py), and the hash cache's age
+    # (so `jobs --prune` can bound it)
+    for col in ("log_slot", "out_off", "out_len", "out_total", "err_off", "err_len",
+                "err_total"):
+        conn.execute(f"ALTER TABLE attempts ADD COLUMN {col} INTEGER")
+    conn.execute("ALTER TABLE hashes ADD COLUMN added_at REAL NOT NULL DEFAULT 0")
+
+
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    # The Batch scheduler (tui_batch.scheduler): a job's place in it (priority, what it waits
+    # for), a call job's attempts and outcome (JSON result or error), groups' names and worker
+    # limits, and after_any links beside the after links.
+    conn.execute(
+        """CREATE TABLE job_sched (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        priority INTEGER NOT NULL DEFAULT 1,
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at REAL,
+        ended_at REAL,
+        result TEXT,
+        result_kind TEXT,
+        error_type TEXT,
+        error_message TEXT,
+        traceback TEXT
+    )"""
+    )
+    conn.execute("ALTER TABLE groups ADD COLUMN name TEXT")
+    conn.execute("ALTER TABLE groups ADD COLUMN workers INTEGER")
+    conn.execute("ALTER TABLE job_deps ADD COLUMN any_of INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_to_1, _migrate_to_2, _migrate_to_3,
+]
 """``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``, inside the caller's
 transaction (so it must not commit; no ``executescript``). Append to change the schema; never
 edit a released step."""

@@ -11,10 +11,11 @@ transaction, which the Store owns.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from ..model.logfiles import LogRef
 from .batch import OP_END, OP_STATE, Stmt, exec_rows
 from .journal import pending_records
 from .records import (
@@ -92,6 +93,27 @@ def next_task_ids(conn: sqlite3.Connection, job_id: int) -> tuple[int, int]:
     return int(first), int(seq0)
 
 
+OnInserted = Callable[[int, int], None]
+"""``progress(rows inserted, rows in all)``, for a job's tasks going in."""
+INSERT_CHUNK = 4096
+"""Rows per progress report (a multiple of the largest statement; ~65 ms of inserting on a
+laptop, so a 50,000-task job reports about 12 times)."""
+
+
+def insert_rows(
+    c: sqlite3.Connection, rows: list[tuple[Any, ...]], max_vars: int, progress: OnInserted | None
+) -> None:
+    """INSERT task rows (ids final); ``progress`` hears after every :data:`INSERT_CHUNK` rows.
+    All in the caller's transaction: the count says how far the one INSERT has got."""
+    if progress is None:
+        exec_rows(c, TASK_INSERT, rows, max_vars, True)
+        return
+    total = len(rows)
+    for pos in range(0, total, INSERT_CHUNK):
+        exec_rows(c, TASK_INSERT, rows[pos : pos + INSERT_CHUNK], max_vars, True)
+        progress(min(pos + INSERT_CHUNK, total), total)
+
+
 def insert_tasks(
     c: sqlite3.Connection,
     path: str,
@@ -99,9 +121,11 @@ def insert_tasks(
     rows: list[tuple[Any, ...]],
     guess: tuple[int, int],
     max_vars: int,
+    progress: OnInserted | None = None,
 ) -> list[int]:
     """Insert rows built by :func:`task_rows` with the ids ``guess`` (next task id, next
-    seq), renumbered first if another writer added tasks meanwhile; returns their ids."""
+    seq), renumbered first if another writer added tasks meanwhile; returns their ids.
+    ``progress``: see :func:`insert_rows`."""
     if c.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
         raise StoreError(f"no job {job_id} in {path}")
     if not rows:
@@ -111,11 +135,13 @@ def insert_tasks(
     if now != (first, seq0):
         first, seq0 = now
         rows = [(first + k, job_id, seq0 + k, *r[3:]) for k, r in enumerate(rows)]
-    exec_rows(c, TASK_INSERT, rows, max_vars, True)
+    insert_rows(c, rows, max_vars, progress)
     return list(range(first, first + len(rows)))
 
 
-def tasks_query(job_id: int, states: Iterable[str] | None) -> tuple[str, list[Any]] | None:
+def tasks_query(
+    job_id: int, states: Iterable[str] | None, limit: int | None = None
+) -> tuple[str, list[Any]] | None:
     """The SELECT of :func:`load_tasks` (None: no state asked for, nothing to read). The
     states are checked here, before any connection is touched."""
     sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ?"
@@ -129,6 +155,9 @@ def tasks_query(job_id: int, states: Iterable[str] | None) -> tuple[str, list[An
         sql += f" AND state IN ({', '.join('?' * len(wanted))})"
         params.extend(wanted)
     sql += " ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(max(0, int(limit)))
     return sql, params
 
 
@@ -205,7 +234,14 @@ def attempts(c: sqlite3.Connection, task_id: int) -> list[AttemptRecord]:
     """A task's attempts, oldest first, with their exit status and output tails."""
     rows = c.execute(
         "SELECT task_id, n, state, started_at, ended_at, exit_code, signal, error,"
-        " stdout_tail, stderr_tail FROM attempts WHERE task_id = ? ORDER BY n",
+        " stdout_tail, stderr_tail, log_slot, out_off, out_len, out_total, err_off, err_len,"
+        " err_total FROM attempts WHERE task_id = ? ORDER BY n",
         (task_id,),
     ).fetchall()
-    return [AttemptRecord(*r) for r in rows]
+    return [attempt_from_row(r) for r in rows]
+
+
+def attempt_from_row(r: Sequence[Any]) -> AttemptRecord:
+    """An AttemptRecord from the attempts columns above (the last seven: its LogRef)."""
+    log = None if r[10] is None else LogRef(*r[10:17])
+    return AttemptRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], log)

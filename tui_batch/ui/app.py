@@ -2,19 +2,22 @@
 
 The app is the one module that knows every screen class: screens ask it to open the next one
 through :class:`~tui_batch.ui.navigation.Navigator` (implemented here), never by building it,
-and the help screen gets from it the screens whose keys it lists.
+and the help screen gets from it the screens whose keys it lists. The keys that work on every
+screen (``?`` help, ``q`` quit) are bound here, so each footer ends with them, and the chosen
+theme is restored from and saved to the TUI's settings file.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.theme import Theme
 
 from ..errors import InputError, TuiBatchError
 from ..jobs import EXIT_OK, create_job, plan_job
@@ -27,28 +30,15 @@ from .screens.dashboard import DashboardScreen
 from .screens.form import FormScreen
 from .screens.help import HelpScreen
 from .screens.jobs import JobsScreen
+from .screens.log import LogScreen
+from .screens.preparing import PreparingScreen, preparing_title
 from .screens.preview import PreviewScreen
+from .settings import load_settings, save_setting
 
 if TYPE_CHECKING:
     from .navigation import Navigator
 
 StartMode = Literal["form", "run", "resume", "jobs", "demo", "watch"]
-
-
-class PreparingScreen(Screen[None]):
-    """Shown while `tui-batch run` scans and creates its job before the dashboard opens."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        """What is being prepared."""
-
-    def compose(self) -> ComposeResult:
-        # No Header: this screen may be replaced a few ms after it mounts, and Header's
-        # deferred title update then fails to find its own children.
-        yield Static(self.text, id="preparing")
-        yield LoadingIndicator()
-        yield Footer()
 
 
 class BatchApp(App[int]):
@@ -58,14 +48,30 @@ class BatchApp(App[int]):
     TITLE = "tui-batch"
     COMMANDS = App.COMMANDS | {ScreenActions}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help"),
+        # Not priority: in a text field ? and q are typed; F1 and Ctrl+Q work there.
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
         Binding("f2", "jobs", "Jobs"),
+        Binding("f1", "help", "Help", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
+    KEY_NAMES: ClassVar[dict[str, str]] = {
+        "enter": "Enter",
+        "escape": "Esc",
+        "space": "Space",
+        "delete": "Del",
+        "tab": "Tab",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
+        "home": "Home",
+        "end": "End",
+    }
+    """How keys are written in footers and help: words a new user reads at a glance."""
     HELP_SCREENS: ClassVar[tuple[type[Screen[Any]], ...]] = (
         FormScreen,
         PreviewScreen,
         DashboardScreen,
+        LogScreen,
         JobsScreen,
     )
     """The screens whose keys the help lists, in this order."""
@@ -104,8 +110,38 @@ class BatchApp(App[int]):
         """Exit code of the last finished job run (0, 1 or 130)."""
         self._store = store
         self._store_lock = threading.Lock()
+        self._quit_dialog: Screen[Any] | None = None
+        self._saved_theme = ""
         if deterministic:
             self.animation_level = "none"
+
+    def get_key_display(self, binding: Binding) -> str:
+        """``Enter``, ``Esc``, ``^r``: the spelling of every key in footers and help."""
+        if binding.key_display:
+            return binding.key_display
+        name = self.KEY_NAMES.get(binding.key)
+        if name is not None:
+            return name
+        if binding.key.startswith("f") and binding.key[1:].isdigit():
+            return binding.key.upper()
+        return super().get_key_display(binding)
+
+    # ---------------------------------------------------------------- settings
+    def _restore_theme(self) -> None:
+        theme = load_settings().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self._saved_theme = self.theme
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _save_theme(self, theme: Theme) -> None:
+        if theme.name == self._saved_theme:
+            return
+        try:
+            save_setting("theme", theme.name)
+            self._saved_theme = theme.name
+        except OSError as exc:
+            self.notify(f"The theme is used now but not saved: {exc}", severity="warning")
 
     # ------------------------------------------------------------------ store
     @property
@@ -125,9 +161,11 @@ class BatchApp(App[int]):
 
     # ---------------------------------------------------------------- routing
     def on_mount(self) -> None:
+        self._restore_theme()
         if self.start == "run" and self.spec is not None:
-            self.push_screen(PreparingScreen("Scanning and creating the job…"))
-            self.prepare_run(self.spec)
+            preparing = PreparingScreen(preparing_title(self.spec))
+            self.push_screen(preparing)
+            self.prepare_run(self.spec, preparing)
         elif self.start == "watch" and self.spec is not None:
             self.open_watch(self.spec)
         elif self.start == "resume" and self.job_id is not None:
@@ -138,16 +176,46 @@ class BatchApp(App[int]):
             self.push_screen(FormScreen(root=self.root, spec=self.spec))
 
     @work(thread=True, exclusive=True, group="prepare")
-    def prepare_run(self, spec: JobSpec) -> None:
-        """`tui-batch run` on a terminal: plan + create the job, then open its dashboard."""
+    def prepare_run(self, spec: JobSpec, screen: PreparingScreen) -> None:
+        """`tui-batch run` on a terminal: plan + create the job, its counts on ``screen``,
+        then open its dashboard. Stopped (Esc, quit): no job is left behind."""
+        stop = screen.cancel
         try:
-            plan = plan_job(spec, store=self.store)
-            job_id = create_job(self.store, plan)
+            plan = plan_job(spec, store=self.store, cancel=stop, progress=screen.report)
+            empty = plan.nothing_matched()
+            if empty is not None and not stop.is_set():
+                self.call_from_thread(self._prepare_failed, spec, empty, "Nothing to run")
+                return
+            job_id = None if stop.is_set() else create_job(self.store, plan, progress=screen.report)
         except (InputError, OSError) as exc:
             message = f"{exc.field}: {exc.message}" if isinstance(exc, InputError) else str(exc)
-            self.call_from_thread(self._prepare_failed, spec, message)
+            if not stop.is_set():
+                self.call_from_thread(self._prepare_failed, spec, message)
             return
-        self.call_from_thread(self.open_dashboard, job_id, autostart=True, replace=True)
+        if job_id is not None and stop.is_set():
+            self.store.delete_job(job_id)  # stopped while it was being stored
+        elif job_id is not None:
+            self.call_from_thread(self._prepared, screen, job_id)
+
+    def _prepared(self, screen: PreparingScreen, job_id: int) -> None:
+        if screen.cancel.is_set() or not self._back_to_preparing():  # Esc came first
+            self.store.delete_job(job_id)
+            return
+        self.open_dashboard(job_id, autostart=True, replace=True)
+
+    def _back_to_preparing(self) -> bool:
+        """Close what was opened over the preparing screen (help, the palette) so the next
+        screen takes its place; False when it is gone."""
+        if not any(isinstance(s, PreparingScreen) for s in self.screen_stack):
+            return False
+        while not isinstance(self.screen, PreparingScreen):
+            self.pop_screen()
+        return True
+
+    def on_preparing_screen_stopped(self, message: PreparingScreen.Stopped) -> None:
+        if isinstance(self.screen, PreparingScreen) and self.spec is not None:
+            self.switch_screen(FormScreen(spec=self.spec))
+            self.notify("Stopped before the job was created.", title="Stopped")
 
     def open_watch(self, spec: JobSpec) -> None:
         """`tui-batch watch` on a terminal: the same dashboard, with files arriving live."""
@@ -165,9 +233,12 @@ class BatchApp(App[int]):
                             autostart=True, live_rows=True)
         )
 
-    def _prepare_failed(self, spec: JobSpec, message: str) -> None:
+    def _prepare_failed(self, spec: JobSpec, message: str, title: str = "Cannot start") -> None:
+        if not self._back_to_preparing():
+            return
         self.switch_screen(FormScreen(spec=spec))
-        self.notify(message, severity="error", title="Cannot start")
+        self.notify(message, severity="error" if title == "Cannot start" else "warning",
+                    title=title)
 
     # ------------------------------------------------- navigation (for screens)
     def open_form(self, *, root: str | None = None, spec: JobSpec | None = None) -> None:
@@ -193,11 +264,17 @@ class BatchApp(App[int]):
         else:
             self.push_screen(JobsScreen())
 
+    def open_log(self, job_id: int, task: Any, engine: Callable[[], Any] | None = None) -> None:
+        """Push the full output of ``task`` (of job ``job_id``), following it in ``engine``."""
+        self.push_screen(LogScreen(self.store, job_id, task, engine))
+
     # ---------------------------------------------------------------- actions
     def action_help(self) -> None:
-        """Keys and concepts of every screen."""
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.HELP_SCREENS))
+        """The keys of this screen, then of every screen (again: close the help)."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(self.HELP_SCREENS, origin=self.screen))
 
     def action_jobs(self) -> None:
         """Jobs in the store: open, resume, delete."""
@@ -232,23 +309,22 @@ class BatchApp(App[int]):
         if dashboard is None:
             self.exit(self.last_exit_code)
             return
-        left = dashboard.job.remaining()
+        if self._quit_dialog is not None and self._quit_dialog is self.screen:
+            # q again in "Quit while the job runs?": that is the answer, as y would be.
+            self._quit_dialog.dismiss(True)
+            return
 
         async def answer(yes: bool | None) -> None:
+            self._quit_dialog = None
             if yes:
                 await self.quit_running(dashboard)
 
-        await self.push_screen(
-            ConfirmDialog(
-                "Quit while the job runs?",
-                f"{left:,} tasks are not finished. Running tasks are stopped; "
-                f"{resume_advice(dashboard.job_id, self.store.path)}",
-                yes="Quit",
-                no="Keep running",
-                danger=True,
-            ),
-            answer,
+        # the dashboard words it: a watch is stopped ("Stop watching?"), a job is quit
+        title, text, yes, no = dashboard.quit_question(
+            resume_advice(dashboard.job_id, self.store.path)
         )
+        self._quit_dialog = ConfirmDialog(title, text, yes=yes, no=no, danger=True)
+        await self.push_screen(self._quit_dialog, answer)
 
     async def quit_running(self, dashboard: DashboardScreen) -> None:
         """Stop the running job (saved, resumable) and exit: 130 while work is left.

@@ -8,10 +8,12 @@ offers ("Resume" only when paused).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 from textual.screen import Screen
 
 
@@ -38,8 +40,9 @@ def _entries(screen: Screen[object]) -> Iterator[tuple[str, str, str, object]]:
             else:
                 target, doc = namespace, ""
             seen.add(action)
-            key = binding.key_display or binding.key.split(",")[0]
-            yield binding.description, f"{doc} [{key}]".strip(), action, target
+            first = replace(binding, key=binding.key.split(",")[0])
+            key = escape(screen.app.get_key_display(first))  # "/" or "[" are not markup
+            yield binding.description, f"{escape(doc)} \\[{key}]".strip(), action, target
 
 
 class ScreenActions(Provider):

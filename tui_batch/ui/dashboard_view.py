@@ -1,32 +1,59 @@
 """What the dashboard shows of its job, kept in step with the engine.
 
 The dashboard screen reacts to the user (keys, dialogs, toasts, starting and stopping runs);
-this module owns the picture: it builds the statistics panel, the task list and the log pane,
-and turns the job's state (:class:`~tui_batch.ui.job_run.JobRun`, the engine behind it) into
-what they show: the state word, the counters, the rows and the list's title, the selected
-task's log. It reads the job and never changes it, and it never talks to the user.
+this module owns the picture: it builds the statistics panel (and, for a watch, the watch
+header), the task list with its name filter bar and the log pane, and turns the job's state
+(:class:`~tui_batch.ui.job_run.JobRun`, the engine behind it) into what they show: the state
+word, the counters, the rows and the list's title, the selected task's log. It reads the job
+and never changes it, and it never talks to the user.
+
+A big job is shown before it is loaded: the first screenful of rows and the counts come from
+the store in milliseconds (:meth:`DashboardView.preview`), the engine's live tasks replace
+them when the runner is built (:meth:`DashboardView.loaded`), the cursor staying on its row.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from ..engine.events import Stats
 from .history import JobHistory
 from .job_run import JobRun, RunOutcome
+from .widgets.filter_bar import FilterBar
 from .widgets.stats_panel import StatsPanel
 from .widgets.task_list import TaskList
 from .widgets.task_log import TaskLog
+from .widgets.watch_header import WatchHeader
 
 if TYPE_CHECKING:
-    from ..engine.events import Stats
     from ..store import Store
     from .clock import Clock
 
 FINAL_STATES = frozenset({"done", "failed", "cancelled"})
 """Stored job states a dashboard opened on a finished job shows as they are."""
+
+PREVIEW_ROWS = 200
+"""Rows read from the store before the runner is built: more than any terminal shows."""
+
+LIST_KEYS = "f status · / name"
+"""The task list's keys, said on its frame (the footer may have no room for them)."""
+
+
+def stats_from_counts(counts: dict[str, int]) -> Stats:
+    """The counters of a job as the store has them (before its engine exists)."""
+    return Stats(
+        total=sum(counts.values()),
+        queued=counts.get("queued", 0) + counts.get("interrupted", 0),  # queued again
+        running=counts.get("running", 0),
+        done=counts.get("done", 0),
+        failed=counts.get("failed", 0),
+        cancelled=counts.get("cancelled", 0),
+        skipped=counts.get("skipped", 0),
+    )
 
 
 class DashboardView:
@@ -45,14 +72,27 @@ class DashboardView:
         """The task list's frame (its border title says the filter)."""
         self.task_list = TaskList(id="tasks")
         """Every task of the job."""
+        self.task_list.newest_first = live_rows
+        self.filter_bar = FilterBar(placeholder="task name contains… (Esc clears)",
+                                    id="task-filter")
+        """``/``: narrows the task list by name as you type."""
+        self.watch_header: WatchHeader | None = None
+        """What a watch is doing (watch mode only)."""
+        self.preview_total: int | None = None
+        """The job's task count while only its first rows are listed (-1 until counted,
+        None once loaded)."""
         self.log = TaskLog(store, self.selected_task, self._max_attempts, id="log")
         """The task under the cursor, in detail."""
 
     def compose(self, clock: Clock) -> ComposeResult:
         """The widgets, as the screen lays them out between its header and footer."""
-        self.stats_panel = StatsPanel(clock, id="stats")
+        if self.live_rows:
+            self.watch_header = WatchHeader(clock, id="watch-header")
+            yield self.watch_header
+        self.stats_panel = StatsPanel(clock, watch=self.live_rows, id="stats")
         yield self.stats_panel
         with self.tasks_box:
+            yield self.filter_bar
             yield self.task_list
         yield self.log
 
@@ -64,19 +104,69 @@ class DashboardView:
         """The task under the cursor (engine Task), or None."""
         return self.task_list.cursor_item
 
+    def live_word(self, paused: bool) -> str:
+        """The state word while a run goes: a watch is watching, a job running."""
+        if paused:
+            return "paused"
+        return "watching" if self.live_rows else "running"
+
     # ------------------------------------------------------------------ states
     def mounted(self) -> None:
-        """The screen is up: nothing loaded yet."""
+        """The screen is up, its runner not built yet: the job's first rows (read from the
+        store now, so the first frame lists them), the watch's header."""
         self.tasks_box.border_title = "Tasks: all"
+        self.tasks_box.border_subtitle = LIST_KEYS
         self.log.show_task(None)
         self.stats_panel.show_state("loading")
+        self.task_list.empty_text = "loading tasks…"
         self.task_list.focus()
+        if self.watch_header is not None and self.job.runner is not None:
+            self.watch_header.attach(self.job.runner)  # a watch's runner is its Watcher
+            self.watch_header.refresh_text(None)
+        rows = self.job.first_rows(PREVIEW_ROWS)  # a read by index: about a millisecond
+        if rows is not None:
+            self.preview(rows)
+
+    def preview(self, rows: list[Any]) -> None:
+        """The job's first rows, from the store, while the runner is built."""
+        if self.job.engine is None:
+            self.preview_total = -1  # not counted yet
+            self.task_list.set_rows(rows)
+            self.show_title()
+
+    async def stored_counts(self) -> None:
+        """The job's counts per state, from the store (in a thread), while the runner is not
+        built; returns once they are drawn, so that building it (100,000 tasks: seconds of
+        work in a thread) does not slow the drawing of the first screenful."""
+        counts = await self.job.stored_counts()
+        if counts is None or self.job.engine is not None or not self.task_list.is_attached:
+            return
+        stats = stats_from_counts(counts)
+        self.preview_total = stats.total
+        if not stats.total:
+            self.task_list.empty_text = "no files matched"
+        self.show_title()
+        self.stats_panel.update_stats(stats)
+        painted = asyncio.Event()
+        self.task_list.call_after_refresh(painted.set)
+        await painted.wait()
 
     def loaded(self, engine: Any) -> None:
-        """The runner is built: list its tasks, show its counters."""
-        self.task_list.set_rows(list(engine.tasks.values()))
+        """The runner is built: list its tasks (the cursor stays on its row), show its
+        counters."""
+        self.preview_total = None
+        tasks = engine.tasks.values()
+        rows = list(reversed(tasks)) if self.task_list.newest_first else list(tasks)
+        self.task_list.set_rows(rows, keep_cursor=not self.live_rows)
+        stats = engine.snapshot()
+        if self.live_rows:
+            self.task_list.empty_text = "no files yet: waiting for files to arrive"
+        elif not stats.total:
+            self.task_list.empty_text = "no files matched"
+        else:
+            self.task_list.empty_text = "no tasks"
         self.show_title()
-        self.show_stats(engine.snapshot())
+        self.show_stats(stats)
 
     def history_loaded(self, history: JobHistory) -> None:
         """A job opened from the jobs screen: its past runs' elapsed time, and its stored
@@ -90,7 +180,7 @@ class DashboardView:
 
     def run_started(self) -> None:
         """A run starts now."""
-        self.stats_panel.state_text = "paused" if self.job.engine.paused else "running"
+        self.stats_panel.state_text = self.live_word(self.job.engine.paused)
         self.stats_panel.start_run()
 
     def run_finished(self, outcome: RunOutcome, stats: Stats) -> None:
@@ -106,8 +196,10 @@ class DashboardView:
         """New counters; while a run goes the state word follows pause / resume."""
         panel = self.stats_panel
         if self.job.running and not self.job.stopping:
-            panel.state_text = "paused" if stats.paused else "running"
+            panel.state_text = self.live_word(stats.paused)
         panel.update_stats(stats)
+        if self.watch_header is not None:
+            self.watch_header.refresh_text(stats)
 
     def stats_updated(self, stats: Stats) -> None:
         """Counters from the bridge: the engine's counters now, the message's snapshot may be
@@ -128,7 +220,7 @@ class DashboardView:
 
     def paused(self, paused: bool) -> None:
         """The engine paused or resumed: the ETA says so at once, not at the next tick."""
-        self.stats_panel.state_text = "paused" if paused else "running"
+        self.stats_panel.state_text = self.live_word(paused)
         engine = self.job.engine
         if engine is not None:
             self.stats_panel.update_stats(engine.snapshot())
@@ -136,12 +228,30 @@ class DashboardView:
             self.stats_panel.refresh_text()
 
     def tick(self) -> None:
-        """Once a second: elapsed clock; in watch mode, the rows that arrived or left."""
+        """Once a second: elapsed clock; in watch mode, the rows that arrived or left and
+        the watch header (settling files, idle since)."""
         if self.job.running:
             self.stats_panel.refresh_text()
         engine = self.job.engine
         if self.live_rows and engine is not None and self.task_list.follow(engine):
             self.show_title()
+        if self.watch_header is not None:
+            self.watch_header.refresh_text(engine.snapshot() if engine is not None else None)
+
+    def filter_active(self) -> bool:
+        """The ``/`` bar is open or holds a filter (Esc then clears it first)."""
+        bar = self.filter_bar
+        return bar.is_mounted and bool(bar.children) and bar.active
+
+    def filter_names(self, text: str) -> None:
+        """The ``/`` bar's text changed: narrow the list to the tasks named so."""
+        self.task_list.filter_name(text)
+        self.show_title()
+
+    def detach(self) -> None:
+        """The screen goes away: stop hearing the watcher."""
+        if self.watch_header is not None:
+            self.watch_header.detach()
 
     def rows_changed(self) -> None:
         """Tasks were queued again, or the run ended: recompute the list's view."""
@@ -156,6 +266,10 @@ class DashboardView:
         if status is not None and self.live_rows and engine is not None:
             counted = getattr(engine.snapshot(), status, 0)
         title = self.task_list.title(counted if isinstance(counted, int) else None)
+        shown, total = len(self.task_list.source), self.preview_total
+        if total is not None and (total < 0 or total > shown):
+            of = f" of {total:,}" if total > 0 else ""
+            title += f" · first {shown:,}{of}, loading…"
         if self.tasks_box.border_title != title:
             self.tasks_box.border_title = title
 

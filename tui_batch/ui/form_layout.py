@@ -1,10 +1,12 @@
 """The filter form's fields: which ones, in what order, under which widget ids.
 
-Only the layout: every field is an Input, Checkbox or Select with an id, a label, and a Label
-under it (``<id>-error``) where the form shows what is wrong with it. The ids are the contract
-with :mod:`tui_batch.ui.form_spec` (which reads and fills them) and with the form screen (which
-validates them as the user types); the styles are in the app's TCSS (``.field``,
-``.field-error``, ``.error-pair``).
+Only the layout: every field is an Input, a Checkbox (drawn ``[x]`` / ``[ ]``, a
+:class:`~tui_batch.ui.widgets.tick_box.TickBox`) or a Select with an id, a label, and a Label
+under it (``<id>-error``) where the form shows what is wrong with it. Placeholders are examples
+("e.g. 10k"), never values: an empty field means the default, said in the placeholder. The ids
+are the contract with :mod:`tui_batch.ui.form_spec` (which reads and fills them), the form
+screen and :mod:`tui_batch.ui.form_errors` (which show what is wrong); the styles are in the
+app's TCSS (``.field``, ``.field-error``, ``.error-pair``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import contextlib
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
 
 from ..actions import Action, list_actions, resolve_action
 from ..errors import InputError
 from ..model import ActionSpec, Priority
 from .form_spec import COMMAND, PYTHON
 from .validation import PARSERS, CoreValidator
+from .widgets.tick_box import TickBox
 
 CHEAT_SHEET = (
     "[b]{}[/] path  [b]{/}[/] basename  [b]{//}[/] parent  [b]{.}[/] path w/o ext  "
@@ -38,27 +43,53 @@ def form_actions(wanted: str | None) -> list[Action]:
     return actions
 
 
+FIELD_LABELS: dict[str, str] = {
+    "roots": "Roots",
+    "ext": "Extensions",
+    "min_size": "Size at least",
+    "max_size": "Size at most",
+    "newer": "Modified after",
+    "older": "Modified before",
+    "name": "Name regex",
+    "exclude": "Exclude",
+    "exclude_re": "Exclude regex",
+    "action": "Run",
+    "template": "Command",
+    "pyref": "Function",
+    "opts": "Options",
+    "workers": "Workers",
+    "retries": "Retries",
+    "timeout": "Timeout",
+    "priority": "Priority",
+    "out": "Output dir",
+}
+"""Each field's full name, for the list of errors (a pair's second label alone, "at most",
+would not say which field)."""
+
+
 def form_fields(actions: list[Action]) -> ComposeResult:
     """Every field, in a scrolling column (``#form``); ``actions`` are the Run select's."""
     with VerticalScroll(id="form"):
         yield Static("Files", classes="section")
-        yield from _field("roots", "Roots", "folders, space separated ('a b' quoted)")
-        yield from _field("ext", "Extensions", "log txt csv (empty = all)")
-        yield from _pair(("min_size", "Size ≥", "10k 1.5MiB"), ("max_size", "≤", "2GB"))
-        yield from _pair(("newer", "Modified ≥", "7d 2024-05-01"), ("older", "<", "12h 2024-06-01"))
-        yield from _field("name", "Name regex", r"^report-\d+ (searched in base name)")
-        yield from _field("exclude", "Exclude", "paths or globs: build '*.tmp'")
-        yield from _field("exclude_re", "Exclude re", r"regexes on rel. path: \.bak$")
+        yield from _field("roots", "Roots", "e.g. ~/logs /srv/in (quote a name with spaces)")
+        yield from _field("ext", "Extensions", "e.g. log txt (empty: every file)")
+        yield from _pair(("min_size", "Size at least", "e.g. 10k or 1.5MiB"),
+                         ("max_size", "at most", "e.g. 2GB"))
+        yield from _pair(("newer", "Modified after", "e.g. 7d or 2024-05-01"),
+                         ("older", "before", "e.g. 12h or 2024-06-01"))
+        yield from _field("name", "Name regex", r"e.g. ^report-\d+ (on the file name)")
+        yield from _field("exclude", "Exclude", "e.g. build '*.tmp' (paths or globs)")
+        yield from _field("exclude_re", "Exclude regex", r"e.g. \.bak$ (on the relative path)")
         with Horizontal(classes="field switches"):
-            yield Label("Include", classes="field-label")
-            yield Checkbox("hidden", id="hidden", compact=True)
-            yield Checkbox("follow symlinks", id="follow", compact=True)
-            yield Checkbox(
-                "ignore files",
+            yield Label("Scan", classes="field-label")
+            yield TickBox("hidden files", id="hidden", compact=True)
+            yield TickBox("follow symlinks", id="follow", compact=True)
+            yield TickBox(
+                "obey .gitignore",
                 id="use_ignore",
                 value=True,
                 compact=True,
-                tooltip="honour .gitignore / .ignore / .tbignore",
+                tooltip="skip what .gitignore / .ignore / .tbignore files exclude",
             )
         yield Static("Action", classes="section")
         options: list[tuple[str, str]] = [("command template", COMMAND)]
@@ -70,27 +101,28 @@ def form_fields(actions: list[Action]) -> ComposeResult:
         yield Label("", id="action-error", classes="field-error")
         with Horizontal(classes="field", id="template-row"):
             yield Label("Command", classes="field-label")
-            yield Input(placeholder="gzip -k {}", id="template", compact=True)
-            yield Checkbox("sh -c", id="shell", compact=True)
+            yield Input(placeholder="e.g. gzip -k {}", id="template", compact=True)
+            yield TickBox("sh -c", id="shell", compact=True, tooltip="run it with a shell")
         yield Label("", id="template-error", classes="field-error")
+        note = Static("", id="template-note", classes="hint")
+        note.display = False  # shown by the form when the path is appended
+        yield note
         with Horizontal(classes="field", id="pyref-row"):
             yield Label("Function", classes="field-label")
-            yield Input(placeholder="mypkg.tasks:process (importable)", id="pyref", compact=True)
+            yield Input(placeholder="e.g. mypkg.tasks:process", id="pyref", compact=True)
         yield Label("", id="pyref-error", classes="field-error")
         yield Static(CHEAT_SHEET, id="cheatsheet", classes="hint")
         yield Static("", id="action-help", classes="hint")
-        yield from _field("opts", "Options", "key=value ... (--opt)")
+        with Horizontal(classes="field", id="opts-row"):
+            yield Label("Options", classes="field-label")
+            yield _input("opts", "e.g. key=value (--opt)")
+        yield Label("", id="opts-error", classes="field-error")
         yield Static("Engine", classes="section")
-        yield from _pair(("workers", "Workers", "0 = CPUs"), ("retries", "Retries", "0"))
+        yield from _pair(("workers", "Workers", "e.g. 4 (empty: one per CPU)"),
+                         ("retries", "Retries", "e.g. 2 (empty: 0)"))
         with Horizontal(classes="field"):
-            yield Label("Timeout s", classes="field-label")
-            yield Input(
-                placeholder="none",
-                id="timeout",
-                compact=True,
-                validators=[CoreValidator(PARSERS["timeout"])],
-                valid_empty=True,
-            )
+            yield Label("Timeout", classes="field-label")
+            yield _input("timeout", "e.g. 60s (empty: none)")
             yield Label("Priority", classes="field-label pair-label")
             yield Select(
                 [(p.name.lower(), p.name.lower()) for p in Priority],
@@ -102,15 +134,55 @@ def form_fields(actions: list[Action]) -> ComposeResult:
         yield Label("", id="timeout-error", classes="field-error")
         with Horizontal(classes="field"):
             yield Label("Output dir", classes="field-label")
-            yield Input(placeholder="--out DIR (needed by copy, gzip)", id="out", compact=True)
-            yield Checkbox(
-                "dedupe",
+            yield _input("out", "e.g. ~/out (copy, gzip need one)")
+            yield TickBox(
+                "skip duplicates",
                 id="dedupe",
                 value=True,
                 compact=True,
-                tooltip="skip exact duplicate files",
+                tooltip="run once per content: files identical to an earlier one are skipped",
             )
         yield Label("", id="out-error", classes="field-error")
+
+
+def show_action_fields(screen: Widget, choice: object, actions: dict[str, Action]) -> None:
+    """Show the rows the Run select's ``choice`` needs: the Command or the Function field,
+    the placeholders' cheat sheet, the action's help, the Options field when it takes any."""
+    is_command = choice == COMMAND
+    screen.query_one("#pyref-row").display = choice == PYTHON
+    screen.query_one("#template-row").display = is_command
+    screen.query_one("#cheatsheet").display = is_command
+    action = actions.get(str(choice)) if not is_command else None
+    takes_options = choice == PYTHON or (
+        action is not None and bool(action.options or action.accepts_any_option)
+    )
+    opts = screen.query_one("#opts", Input)
+    opts.placeholder = options_placeholder(action)
+    screen.query_one("#opts-row").display = takes_options or bool(opts.value)
+    help_widget = screen.query_one("#action-help", Static)
+    help_widget.display = action is not None
+    if action is not None:
+        help_widget.update(action_help(action))
+
+
+def action_help(action: Action) -> Content:
+    """The lines under the Run select for a named action: what it is, its options, its needs
+    (plain text: a plugin's description is not markup)."""
+    lines = [Content.assemble((action.name, "bold"), f" ({action.kind}): {action.description}")]
+    if action.options:
+        lines.append(
+            Content("options: " + "; ".join(f"{k}: {v}" for k, v in action.options.items()))
+        )
+    if getattr(action, "needs_out", False):
+        lines.append(Content("needs an output dir"))
+    return Content("\n").join(lines)
+
+
+def options_placeholder(action: Action | None) -> str:
+    """What the Options field suggests for an action: its own keys when it declares some."""
+    if action is not None and action.options and not action.accepts_any_option:
+        return "e.g. " + " ".join(f"{key}=…" for key in action.options)
+    return "e.g. key=value (--opt)"
 
 
 def _field(field_id: str, label: str, placeholder: str) -> ComposeResult:

@@ -16,13 +16,14 @@ from typing import Protocol
 from ..actions import Action, resolve_action
 from ..errors import InputError
 from ..model import ActionSpec, EngineSettings, FilterSpec, JobSpec, Priority
-from ..select import filter_from_options
+from ..select import check_out_dir, filter_from_options
 from . import format as fmt
 from .validation import (
     format_options,
-    parse_int,
     parse_options,
+    parse_retries,
     parse_seconds,
+    parse_workers,
     split_paths,
     split_regexes,
     split_words,
@@ -33,6 +34,12 @@ COMMAND = "__command__"
 
 PYTHON = "__python__"
 """Select value meaning "a Python function given as module:function"."""
+
+NO_TEMPLATE = "type a command, e.g. gzip -k {}"
+"""The error of an empty Command field (the form's, the CLI has no empty --exec to refuse)."""
+
+NO_FUNCTION = "give the function as module:function"
+"""The error of a Function field that is not ``module:function``."""
 
 
 class FormFields(Protocol):
@@ -78,12 +85,13 @@ def build_action(fields: FormFields) -> ActionSpec:
     if choice == COMMAND:
         template = fields.value("template")
         if not template.strip():
-            raise InputError("--exec", "type a command, e.g. gzip -k {}")
+            raise InputError("--exec", NO_TEMPLATE)
         spec = ActionSpec(template=template, shell=fields.checked("shell"), options=options)
     elif choice == PYTHON:
         ref = fields.value("pyref").strip()
-        if ":" not in ref:
-            raise InputError("--action", "give the function as module:function")
+        module, sep, function = ref.partition(":")
+        if not (sep and module.strip() and function.strip()):
+            raise InputError("--action", NO_FUNCTION)
         spec = ActionSpec(name=ref, options=options)
     else:
         spec = ActionSpec(name=str(choice), options=options)
@@ -96,9 +104,9 @@ def build_settings(fields: FormFields, dedupe_chosen: bool) -> EngineSettings:
     (decided by the action, as on the command line)."""
     out = fields.value("out").strip()
     settings = EngineSettings(
-        workers=parse_int(fields.value("workers"), "--workers"),
-        retries=parse_int(fields.value("retries"), "--retries"),
-        timeout=parse_seconds(fields.value("timeout"), "--timeout"),
+        workers=parse_workers(fields.value("workers")),
+        retries=parse_retries(fields.value("retries")),
+        timeout=parse_seconds(fields.value("timeout")),
         priority=Priority.parse(str(fields.choice("priority"))),
         dedupe=fields.checked("dedupe") if dedupe_chosen else None,
         out_dir=os.path.expanduser(out) if out else None,
@@ -111,8 +119,9 @@ def build_spec(
     fields: FormFields, actions: dict[str, Action], *, dedupe_chosen: bool, name: str | None
 ) -> JobSpec:
     """The whole job spec, or InputError naming the first wrong field. The action is checked
-    against the settings (``actions``: the ones the form lists, already resolved); a
-    module:function action is imported now, not at run time."""
+    against the settings (``actions``: the ones the form lists, already resolved; a template
+    is compiled and a module:function action imported now, not at run time), and the output
+    folder against the roots, as the CLI does."""
     spec = JobSpec(
         filter=build_filter(fields),
         action=build_action(fields),
@@ -122,8 +131,9 @@ def build_spec(
     action_name = spec.action.name
     if action_name is not None and action_name in actions:
         actions[action_name].check(spec.action, spec.settings)
-    elif action_name is not None:
+    else:
         resolve_action(spec.action).check(spec.action, spec.settings)
+    check_out_dir(spec.filter.roots, spec.settings.out_dir)
     return spec
 
 

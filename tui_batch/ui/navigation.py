@@ -9,7 +9,8 @@ a screen pushes the dialog it needs, from ``ui.dialogs``, with a callback for th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -47,6 +48,11 @@ class Navigator(Protocol):
 
     def open_jobs(self, *, replace: bool = False) -> None:
         """Show the jobs screen (pushed, or in place of the current screen)."""
+        ...
+
+    def open_log(self, job_id: int, task: Any, engine: Callable[[], Any] | None = None) -> None:
+        """Push the full output of ``task`` (of job ``job_id``); ``engine`` gives the live
+        engine, whose running task is followed."""
         ...
 
 

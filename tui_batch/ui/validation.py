@@ -1,9 +1,11 @@
 """Form field parsing shared by the validators and the form's spec builder.
 
-Every parser raises :class:`~tui_batch.errors.InputError` with the CLI flag name as the field,
-exactly like the CLI, so one mapping (:data:`FIELD_WIDGETS`) turns any core error - including
-cross-field ones such as ``min > max`` raised by ``filter_from_options`` - into a message
-under the right widget.
+Every parser is the core's own (``select.filter_from_options`` for the filter fields, the
+ranges of ``model.limits`` for the numbers) or raises :class:`~tui_batch.errors.InputError`
+the way the CLI does, with the CLI flag name as the field: the form and the command line
+refuse the same values with the same words. One mapping (:data:`FIELD_WIDGETS`) turns any
+core error - including cross-field ones such as ``min > max`` - into a message under the
+right widget.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from textual.validation import ValidationResult, Validator
 
 from ..errors import InputError
-from ..select import parse_size, parse_when
+from ..model.limits import CLI_WORKERS, SETTINGS, Limit
+from ..select import filter_from_options
 
 FIELD_WIDGETS: dict[str, str] = {
     "ROOT": "roots",
@@ -73,15 +77,6 @@ def split_regexes(text: str) -> list[str]:
     return text.split()
 
 
-def check_regex(text: str, field: str) -> str:
-    """Compile to report the exact problem while typing."""
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise InputError(field, f"bad regex: {exc}") from None
-    return text
-
-
 def parse_options(text: str) -> dict[str, str]:
     """``key=value key2='with space'`` -> dict (the form's ``--opt`` field)."""
     options: dict[str, str] = {}
@@ -98,46 +93,70 @@ def format_options(options: dict[str, str]) -> str:
     return " ".join(shlex.quote(f"{k}={v}") for k, v in options.items())
 
 
-def parse_int(text: str, field: str, minimum: int = 0) -> int:
-    """A whole number >= minimum (workers, retries)."""
+def parse_limited(text: str, limit: Limit, empty: int | float | None) -> int | float | None:
+    """A number typed in a field, in ``limit``'s range (:mod:`tui_batch.model.limits`, the
+    table the CLI, recipes and the API check against, with the same words); ``empty`` when
+    the field is blank."""
+    value = text.strip()
+    if not value:
+        return empty
     try:
-        value = int(text.strip() or "0")
+        number: int | float = int(value) if limit.integer else float(value)
     except ValueError:
-        raise InputError(field, f"expected a whole number, got {text.strip()!r}") from None
-    if value < minimum:
-        raise InputError(field, f"must be {minimum} or more")
-    return value
+        kind = "a whole number" if limit.integer else "a number"
+        raise InputError(limit.flag, f"expected {kind} {limit.describe()}, got {value!r}") from None
+    return limit.check(number)
 
 
-def parse_seconds(text: str, field: str) -> float | None:
-    """Seconds > 0, or None when blank (no timeout)."""
-    text = text.strip().lower().removesuffix("s")
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(field, f"expected seconds, got {text!r}") from None
-    if value <= 0:
-        raise InputError(field, "must be more than 0 seconds")
-    return value
+def parse_workers(text: str) -> int:
+    """Workers: blank is one per CPU (0 in the spec); a number is what ``-j`` takes (1..1024),
+    so the form refuses ``0`` as the CLI does."""
+    return int(parse_limited(text, CLI_WORKERS, 0) or 0)
+
+
+def parse_retries(text: str) -> int:
+    """Retries: blank is none."""
+    return int(parse_limited(text, SETTINGS["retries"], 0) or 0)
+
+
+def parse_seconds(text: str, field: str = "--timeout") -> float | None:
+    """Timeout in seconds (a trailing ``s`` is allowed), None when blank (no timeout); the
+    range is ``--timeout``'s."""
+    limit = SETTINGS["timeout"]
+    if field != limit.flag:
+        limit = replace(limit, flag=field)
+    value = parse_limited(text.strip().lower().removesuffix("s"), limit, None)
+    return None if value is None else float(value)
+
+
+def _filter_part(**given: Any) -> None:
+    """One filter field checked by the core parser, alone (the roots are checked on their own
+    field): the CLI's words for a bad size, time, regex, glob or extension."""
+    filter_from_options(check_roots=False, **given)
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
-    "roots": lambda t: split_paths(t, "ROOT"),
-    "min_size": lambda t: parse_size(t, "--min-size") if t.strip() else None,
-    "max_size": lambda t: parse_size(t, "--max-size") if t.strip() else None,
-    "newer": lambda t: parse_when(t, "--newer") if t.strip() else None,
-    "older": lambda t: parse_when(t, "--older") if t.strip() else None,
-    "name": lambda t: check_regex(t, "--name") if t else None,
-    "exclude": lambda t: split_paths(t, "--exclude"),
-    "exclude_re": lambda t: [check_regex(r, "--exclude-re") for r in split_regexes(t)],
+    "roots": lambda t: filter_from_options(roots=split_paths(t, "ROOT") or ["."]),
+    "ext": lambda t: _filter_part(ext=split_words(t)),
+    "min_size": lambda t: _filter_part(min_size=t.strip() or None),
+    "max_size": lambda t: _filter_part(max_size=t.strip() or None),
+    "newer": lambda t: _filter_part(newer=t.strip() or None),
+    "older": lambda t: _filter_part(older=t.strip() or None),
+    "name": lambda t: _filter_part(name=t or None),
+    "exclude": lambda t: _filter_part(exclude=split_paths(t, "--exclude")),
+    "exclude_re": lambda t: _filter_part(exclude_re=split_regexes(t)),
     "opts": parse_options,
-    "workers": lambda t: parse_int(t, "--workers"),
-    "retries": lambda t: parse_int(t, "--retries"),
-    "timeout": lambda t: parse_seconds(t, "--timeout"),
+    "workers": parse_workers,
+    "retries": parse_retries,
+    "timeout": parse_seconds,
 }
-"""Per-field parsers run as the user types (widget id -> parser)."""
+"""Per-field checks run as the user types (widget id -> parser). Fields whose check needs
+another field (the template and the shell box, the options and the action, the output folder
+and the roots) are checked by :mod:`tui_batch.ui.form_check`."""
+
+FILTER_FIELDS = ("roots", "ext", "min_size", "max_size", "newer", "older", "name", "exclude",
+                 "exclude_re")
+"""The fields the filter (and so the live count) is built from."""
 
 
 class CoreValidator(Validator):

@@ -158,6 +158,7 @@ class Watcher:
             options=self.spec.action.options,
             retain_finished=max(1, retain_finished),
             stats_interval=stats_interval,
+            log_dir=self.store.log_dir(self.job_id),
         )
         tasks = self._job.take_over()
         self.leftover = len(tasks)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...actions import TaskContext
+    from ...model.logfiles import LogRef
     from ..task import Task
 
 
@@ -30,6 +31,8 @@ class Outcome:
     timed_out: bool = False
     cancelled: bool = False
     no_retry: bool = False  # the failure cannot get better by retrying (command not found)
+    log: LogRef | None = None
+    """Where the attempt's whole output is kept (the job's log files), if it wrote any."""
     resource: str | None = None
     """The attempt could not start because the tool itself ran out of something (a
     :mod:`.limits` kind: descriptors, processes, memory). Not the file's fault: the engine

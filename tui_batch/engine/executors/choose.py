@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     from .base import Executor
 
 
-def make_executor(action: Action, settings: EngineSettings, workers: int) -> Executor:
-    """The executor that fits the action's declared kind."""
+def make_executor(
+    action: Action, settings: EngineSettings, workers: int, log_dir: str | None = None
+) -> Executor:
+    """The executor that fits the action's declared kind. ``log_dir``: the job's log folder,
+    where commands' whole output is kept (:mod:`tui_batch.model.logfiles`)."""
     kind = action.kind
     if kind == ExecKind.SUBPROCESS:
-        return SubprocessExecutor(action, kill_grace=settings.kill_grace, workers=workers)
+        return SubprocessExecutor(action, kill_grace=settings.kill_grace, workers=workers,
+                                  log_dir=log_dir, max_output=settings.max_output)
     func: Any = getattr(action, "func", None)
     if kind == ExecKind.ASYNC:
         return AsyncExecutor(func)

@@ -29,13 +29,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ...actions import OutputError
+from ...model.logfiles import DEFAULT_MAX_OUTPUT
 from . import limits
 from .base import Executor, Outcome
 from .fleet import ForkServers, forkserver_setting
 from .forkclient import ForkServerDied, _CannotStart, _ForkServer, _Running, _signame
 from .groups import kill_group
 from .spawn import Spawner
-from .spool import Spool, SpoolFolder, read_tail
+from .spool import Spool, SpoolFolder
 
 if TYPE_CHECKING:
     from ...actions import Action, TaskContext
@@ -63,9 +64,13 @@ class SubprocessExecutor(Executor):
 
     kills_itself = True
 
-    def __init__(self, action: Action, *, kill_grace: float = 5.0, workers: int = 1) -> None:
+    def __init__(self, action: Action, *, kill_grace: float = 5.0, workers: int = 1,
+                 log_dir: str | None = None, max_output: int = DEFAULT_MAX_OUTPUT) -> None:
         self.action: Any = action
         self.kill_grace = kill_grace
+        self.log_dir = log_dir
+        """The job's log folder: commands write into its slot files (None: tails only)."""
+        self.max_output = max_output
         self._spools: SpoolFolder | None = None
         self._free: list[Spool] = []
         self._target = max(1, workers)
@@ -106,7 +111,7 @@ class SubprocessExecutor(Executor):
             sp.reset()
             return sp
         if self._spools is None:
-            self._spools = SpoolFolder()
+            self._spools = SpoolFolder(self.log_dir, self.max_output)
         return Spool(self._spools)
 
     def _give_back(self, spool: Spool) -> None:
@@ -144,6 +149,7 @@ class SubprocessExecutor(Executor):
             raise
         argv: list[str] = prepared.argv
         task.command = argv
+        spool.begin(task.id, task.attempts)
         running = _Running(0, spool)
         self._running[task.id] = running
         loop = asyncio.get_running_loop()
@@ -176,7 +182,7 @@ class SubprocessExecutor(Executor):
             if running.kill_handle is not None:
                 running.kill_handle.cancel()
             del self._running[task.id]
-            out, err = spool.tails()
+            out, err, logref = spool.end()
             self._give_back(spool)
         code = os.waitstatus_to_exitcode(status)
         ok = code == 0 and not running.cancelled and not running.timed_out
@@ -185,7 +191,7 @@ class SubprocessExecutor(Executor):
             self.action.finish(prepared, ok)
         except OutputError as exc:
             ok, finish_error = False, str(exc)
-        outcome = Outcome(ok=ok, stdout_tail=out, stderr_tail=err)
+        outcome = Outcome(ok=ok, stdout_tail=out, stderr_tail=err, log=logref)
         if code < 0:
             outcome.signal = -code
         else:
@@ -251,7 +257,7 @@ class SubprocessExecutor(Executor):
         running = self._running.get(task.id)
         if running is None:
             return "", ""
-        return read_tail(running.spool.out), read_tail(running.spool.err)
+        return running.spool.live_tails()
 
     def resize(self, n: int) -> None:
         self._target = max(1, n)

@@ -8,16 +8,21 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from .base import Dialog
 
-class ConfirmDialog(ModalScreen[bool]):
-    """Returns True when confirmed. Enter/y confirm, Escape/n refuse."""
+
+class ConfirmDialog(Dialog[bool]):
+    """Returns True when confirmed: y, or Enter on the confirming button; n and Esc refuse."""
+
+    HELP_TITLE: ClassVar[str] = "Confirmation"
+    """This dialog's section title in the help."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
+        Binding("left,right", "app.focus_next", "Switch", key_display="←→", show=False),
     ]
 
     def __init__(
@@ -29,7 +34,7 @@ class ConfirmDialog(ModalScreen[bool]):
         no: str = "No",
         danger: bool = False,
     ) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         """Bold first line."""
         self.message = message
@@ -53,6 +58,7 @@ class ConfirmDialog(ModalScreen[bool]):
                     compact=True,
                 )
                 yield Button(f"{self.no} (n)", id="no", compact=True)
+        yield self.footer()
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.danger else "#yes", Button).focus()
@@ -62,4 +68,5 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, value: bool) -> None:
+        """Answer: yes (y) or no (n, Esc)."""
         self.dismiss(value)

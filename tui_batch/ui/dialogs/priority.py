@@ -8,26 +8,30 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from ...model import Priority
+from .base import Dialog
 
 
-class PriorityPicker(ModalScreen[Priority | None]):
+class PriorityPicker(Dialog[Priority | None]):
     """Dismisses with the chosen Priority, or None. Keys 1-4 pick directly."""
 
+    HELP_TITLE: ClassVar[str] = "Priority"
+    """This dialog's section title in the help."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss_none", "Cancel"),
-        Binding("1", "pick(0)", "low", show=False),
+        Binding("enter", "select", "Pick highlighted", key_display="Enter", show=False),
+        Binding("1", "pick(0)", "Pick", key_display="1-4"),
+        Binding("escape", "dismiss_none", "Cancel", key_display="Esc"),
         Binding("2", "pick(1)", "normal", show=False),
         Binding("3", "pick(2)", "high", show=False),
         Binding("4", "pick(3)", "urgent", show=False),
     ]
 
     def __init__(self, current: Priority, subject: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.current = current
         """Highlighted at open."""
         self.subject = subject
@@ -43,6 +47,7 @@ class PriorityPicker(ModalScreen[Priority | None]):
             yield Label(
                 "Waiting tasks move in the queue; running ones are not affected.", classes="hint"
             )
+        yield self.footer()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -53,8 +58,16 @@ class PriorityPicker(ModalScreen[Priority | None]):
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Priority[str(event.option.id)])
 
+    def action_select(self) -> None:
+        """Pick the highlighted priority."""
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.dismiss(Priority(options.highlighted))
+
     def action_pick(self, value: int) -> None:
+        """Pick a priority by its number: 1 low, 2 normal, 3 high, 4 urgent."""
         self.dismiss(Priority(value))
 
     def action_dismiss_none(self) -> None:
+        """Close without changing anything."""
         self.dismiss(None)

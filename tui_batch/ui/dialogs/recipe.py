@@ -13,19 +13,25 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from ...errors import InputError
+from .base import Dialog
 
 
-class RecipeDialog(ModalScreen[Any]):
+class RecipeDialog(Dialog[Any]):
     """Dismisses with the operation's result, or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    HELP_TITLE: ClassVar[str] = "Recipe file"
+    """This dialog's section title in the help."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "OK", key_display="Enter"),
+        Binding("escape", "cancel", "Cancel", key_display="Esc"),
+    ]
 
     def __init__(self, title: str, default: str, operation: Callable[[str], Any]) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         """Dialog title ("Open recipe" / "Save recipe")."""
         self.default = default
@@ -42,6 +48,7 @@ class RecipeDialog(ModalScreen[Any]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield self.footer()
 
     def on_mount(self) -> None:
         if getattr(self.app, "deterministic", False):
@@ -50,7 +57,8 @@ class RecipeDialog(ModalScreen[Any]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
+        """Open or save the recipe at the typed path."""
         path = self.query_one("#path", Input).value.strip()
         error = self.query_one("#path-error", Label)
         if not path:
@@ -71,4 +79,5 @@ class RecipeDialog(ModalScreen[Any]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        """Close without opening or saving anything."""
         self.dismiss(None)

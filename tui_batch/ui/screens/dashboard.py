@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ...jobs import JobRunner
 from ...model import Priority
 from ..clock import SystemClock
+from ..dashboard_keys import BINDINGS, GUARDED_ACTIONS, cancel_all_question, quit_question
 from ..dashboard_view import DashboardView
 from ..dialogs.confirm import ConfirmDialog
 from ..dialogs.priority import PriorityPicker
@@ -30,6 +31,9 @@ from ..history import JobHistory, load_history
 from ..job_run import JobRun, run_outcome
 from ..messages import EngineBridge, EngineNotice, JobFinished, StatsUpdated, TasksChanged
 from ..navigation import navigator
+from ..widgets.filter_bar import FilterBar
+from ..widgets.key_footer import KeyFooter
+from ..widgets.stat_lines import plural
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.task_list import TaskList
 from ..widgets.virtual_table import VirtualTable
@@ -43,31 +47,12 @@ class DashboardScreen(Screen[int]):
 
     HELP_TITLE: ClassVar[str] = "Dashboard"
     """This screen's section in the help."""
-    HELP_INTRO: ClassVar[str] = (
-        "The footer shows only what applies now (e.g. *Resume* only when paused)."
-    )
+    HELP_INTRO: ClassVar[str] = ("The footer shows only what applies now (e.g. *Resume* only "
+                                 "when paused), the most used keys first.")
     """Said in the help before the keys."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "pause", "Pause"),
-        Binding("p", "resume", "Resume"),
-        Binding("s", "start", "Start"),
-        Binding("c", "cancel_task", "Cancel task"),
-        Binding("C", "cancel_all", "Cancel all"),
-        Binding("r", "retry_failed", "Retry failed"),
-        Binding("plus,equals_sign", "workers(1)", "Workers +", key_display="+"),
-        Binding("minus", "workers(-1)", "Workers -", key_display="-"),
-        Binding("P", "priority", "Priority"),
-        Binding("f", "filter", "Filter"),
-        Binding("o", "sort", "Sort", show=False),
-        Binding("tab", "app.focus_next", "Focus", show=False),
-        Binding("escape", "back", "Back"),
-        Binding("q", "app.quit", "Quit"),
-    ]
-
-    GUARDED_ACTIONS = ("pause", "resume", "start", "cancel_task", "cancel_all", "retry_failed",
-                       "workers", "priority", "back")
-    """Actions whose availability changes with the job's state (checked by update_bindings)."""
+    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
+    GUARDED_ACTIONS = GUARDED_ACTIONS  # the footer is refreshed when one of these changes
 
     def __init__(
         self,
@@ -96,8 +81,6 @@ class DashboardScreen(Screen[int]):
         screen has handled the run's end."""
         self.bridge = EngineBridge(self)
         """Coalesces engine events into messages for this screen."""
-        self.messages_handled = 0
-        """Bridge messages handled (bench figure)."""
         self._binding_state: tuple[bool, ...] = ()
 
     # ------------------------------------------------------- the job's state
@@ -117,16 +100,6 @@ class DashboardScreen(Screen[int]):
         return self.job.running
 
     @property
-    def run_started_at(self) -> float | None:
-        """perf_counter() when the last run started (bench figure)."""
-        return self.job.run_started_at
-
-    @property
-    def run_ended_at(self) -> float | None:
-        """perf_counter() when the last run ended (bench figure)."""
-        return self.job.run_ended_at
-
-    @property
     def task_list(self) -> TaskList:
         """The task list widget."""
         return self.query_one(TaskList)
@@ -144,18 +117,20 @@ class DashboardScreen(Screen[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.view.compose(getattr(self.app, "clock", None) or SystemClock())
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"job {self.job_id}"
-        self.view.mounted()
+        self.view.mounted()  # with the job's first rows, in the first frame
         self.set_interval(1.0, self.view.tick, name="dashboard-clock")
         self.set_interval(0.5, self.view.refresh_live_output, name="live-output")
         self.load_job()
 
     @work(group="load", exclusive=True)
     async def load_job(self) -> None:
-        """Build the runner off the event loop (loading 100k task rows takes a moment)."""
+        """Build the runner off the event loop (loading 100k task rows takes a moment); the
+        first screenful of rows and the counts are shown from the store before that."""
+        await self.view.stored_counts()
         try:
             engine = await self.job.load()
         except Exception as exc:  # unknown job, broken store, unknown action
@@ -230,12 +205,10 @@ class DashboardScreen(Screen[int]):
     # --------------------------------------------------------- engine -> UI
     @on(StatsUpdated)
     def _stats_updated(self, message: StatsUpdated) -> None:
-        self.messages_handled += 1
         self.view.stats_updated(message.stats)
 
     @on(TasksChanged)
     def _tasks_changed(self, message: TasksChanged) -> None:
-        self.messages_handled += 1
         self.view.tasks_changed(message.task_ids)
         self._report_cancelled()
         self.update_bindings()
@@ -263,7 +236,7 @@ class DashboardScreen(Screen[int]):
         the engine really cancelled (not the dialog's figure)."""
         count = self.job.cancelled(run_over)
         if count is not None:
-            self.notify(f"Cancelled {count:,} tasks", timeout=3)
+            self.notify(f"Cancelled {plural(count, 'task')}", timeout=3)
 
     # ---------------------------------------------------------------- actions
     def update_bindings(self) -> None:
@@ -275,7 +248,12 @@ class DashboardScreen(Screen[int]):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.job.allows(action, self.selected_task)
+        if action in ("clear_filter", "back") and self.view.filter_active():
+            return action == "clear_filter"  # Esc first clears the filter, then goes back
+        if action in ("filter", "find"):  # nothing to filter in a job without tasks
+            return bool(len(self.view.task_list.source))
+        return action != "clear_filter" and self.job.allows(action, self.selected_task)
+
     def action_pause(self) -> None:
         """No new task starts; running ones finish."""
         if self.engine is not None:
@@ -300,31 +278,22 @@ class DashboardScreen(Screen[int]):
 
     def action_cancel_all(self) -> None:
         """Cancel every waiting and running task, after confirmation."""
-        stats = self.engine.snapshot()
+        q = cancel_all_question(self.engine.snapshot(), watch=self.live_rows)
 
         def answer(yes: bool | None) -> None:
             if yes and self.engine is not None and self.running:
                 self.job.cancel_all(self.bridge)
                 self._report_cancelled()
 
-        self.app.push_screen(
-            ConfirmDialog(
-                "Cancel all tasks?",
-                f"{stats.queued:,} waiting tasks will not run and {stats.running:,} running "
-                "ones are stopped. Retry failed (r) can queue them again.",
-                yes="Cancel all",
-                no="Keep running",
-                danger=True,
-            ),
-            answer,
-        )
+        self.app.push_screen(ConfirmDialog(q.title, q.text, yes=q.yes, no=q.no, danger=True),
+                             answer)
 
     def action_retry_failed(self) -> None:
         """Queue failed and cancelled tasks again (and run them if the job had finished)."""
         if self.engine is None:
             return
         n = self.engine.retry_failed()
-        self.notify(f"Retrying {n:,} tasks", timeout=3)
+        self.notify(f"Retrying {plural(n, 'task')}", timeout=3)
         if n and not self.running:
             self.start_run()
         self.view.rows_changed()
@@ -337,7 +306,7 @@ class DashboardScreen(Screen[int]):
         target = max(1, self.engine.workers + delta)
         self.engine.set_workers(target)
         self.view.stats_panel.show_workers(self.engine.workers)
-        self.notify(f"{self.engine.workers} workers", timeout=1.5)
+        self.notify(plural(self.engine.workers, "worker"), timeout=1.5)
 
     def action_priority(self) -> None:
         """Move the selected waiting task up or down the queue."""
@@ -356,9 +325,35 @@ class DashboardScreen(Screen[int]):
         )
 
     def action_filter(self) -> None:
-        """Cycle the status filter: all, running, queued, failed, done, cancelled, skipped."""
-        self.view.task_list.cycle_filter()
+        """Cycle the status filter: all, failed, running, queued, done, cancelled, skipped."""
+        self.view.task_list.cycle_filter()  # the list then says where its cursor is: log, footer
         self.view.show_title()
+
+    def action_find(self) -> None:
+        """Filter the task list by name as you type (Esc clears)."""
+        self.view.filter_bar.open()
+
+    def action_clear_filter(self) -> None:
+        """Clear the name filter and close its bar."""
+        self.view.filter_bar.close()
+
+    @on(FilterBar.Changed, "#task-filter")
+    def _name_filter_changed(self, message: FilterBar.Changed) -> None:
+        self.view.filter_names(message.text)  # and the list says where its cursor is now
+
+    @on(VirtualTable.Selected, "#tasks")
+    def _task_chosen(self) -> None:
+        self.action_open_log()  # the list takes Enter itself, and says so with this message
+
+    def action_open_log(self) -> None:
+        """The selected task's whole output, full screen: every attempt, search, follow."""
+        task = self.selected_task()
+        if task is not None:
+            navigator(self).open_log(self.job_id, task, lambda: self.engine)
+
+    def action_toggle_log(self) -> None:
+        """Make the log pane tall (most of the screen), or small again."""
+        self.view.log.toggle_class("-tall")
 
     def action_sort(self) -> None:
         """Sort by the next column (or click a header)."""
@@ -374,6 +369,7 @@ class DashboardScreen(Screen[int]):
 
     async def on_unmount(self) -> None:
         self.bridge.detach()
+        self.view.detach()
         await self.release()
 
     async def release(self) -> None:
@@ -385,6 +381,12 @@ class DashboardScreen(Screen[int]):
             await self.job.release()
         except Exception as exc:  # closing must never crash the exit path
             self.log.error(f"closing job {self.job_id}: {exc}")
+
+    def quit_question(self, advice: str) -> tuple[str, str, str, str]:
+        """What quitting asks while this job runs: ``(title, text, yes, no)``; ``advice`` says
+        how to finish the job later. A watch is stopped, not a job: it says so."""
+        q = quit_question(self.engine, watch=self.live_rows, advice=advice)
+        return q.title, q.text, q.yes, q.no
 
     def state_counts(self) -> dict[str, int]:
         """Tasks per state (tests)."""

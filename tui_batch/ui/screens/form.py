@@ -1,13 +1,14 @@
 """The filter-builder form: what to select, what to run, how to run it.
 
 Each field is validated as the user types (the same core parsers as the CLI, so messages match)
-and the error is shown under the field. A debounced background scan keeps a live count of the
-matching files; every keystroke cancels the scan in flight, so typing never waits for a slow
-disk.
+and the error is shown under the field; Ctrl+R with errors lists them all and takes the user to
+the first one. A debounced background scan keeps a live count of the matching files; every
+keystroke cancels the scan in flight, so typing never waits for a slow disk.
 
-This module is the screen: validation as the user types, the errors under the fields, the keys.
+This module is the screen: the errors under the fields, the keys, what follows the Run select.
 The fields themselves are laid out by :mod:`tui_batch.ui.form_layout`, read into a spec (and
-filled from one) by :mod:`tui_batch.ui.form_spec`; the live count is
+filled from one) by :mod:`tui_batch.ui.form_spec`, checked across fields by
+:mod:`tui_batch.ui.form_check`; the live count is
 :class:`~tui_batch.ui.widgets.file_count.FileCount`.
 """
 
@@ -20,22 +21,36 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Select, Static
 
-from ...actions import Action, default_dedupe, resolve_action
+from ...actions import Action, default_dedupe
 from ...errors import InputError
 from ...jobs import load_recipe, save_recipe
 from ...model import ActionSpec, EngineSettings, FilterSpec, JobSpec
 from .. import form_spec
 from ..dialogs.recipe import RecipeDialog
-from ..form_layout import form_actions, form_fields
+from ..form_check import (
+    compiled_template,
+    cross_errors,
+    dropped_note,
+    kept_options,
+    path_note,
+    widget_for,
+)
+from ..form_errors import ErrorView, report_errors
+from ..form_layout import form_actions, form_fields, show_action_fields
 from ..form_spec import COMMAND, PYTHON
 from ..navigation import navigator
-from ..validation import FIELD_WIDGETS
+from ..validation import FILTER_FIELDS, format_options, parse_options
 from ..widgets.file_count import FileCount
+from ..widgets.key_footer import KeyFooter
 
 __all__ = ["COMMAND", "PYTHON", "FormScreen"]
+
+LAST_FIELD = "out"
+"""The last text field: Enter there opens the preview (in every other one it moves on)."""
 
 
 class FormScreen(Screen[None]):
@@ -44,11 +59,20 @@ class FormScreen(Screen[None]):
     HELP_TITLE: ClassVar[str] = "Filter form"
     """This screen's section in the help."""
 
+    HELP_INTRO: ClassVar[str] = (
+        "`Enter` in a text field moves to the next field; in the last one (Output dir) it "
+        "opens the preview, as `Ctrl+R` does. Nothing starts from the form: the preview shows "
+        "the files and confirms the start.\n\n"
+        "Fields are checked as you type, with the command line's words; `Ctrl+R` with a wrong "
+        "field lists every error and takes you to the first. An empty field means the "
+        "default its example names. Changing the action drops the options it does not take."
+    )
+    """How the form behaves, above its keys in the help."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "preview", "Preview", priority=True),
-        Binding("ctrl+o", "load_recipe", "Open recipe", priority=True),
-        Binding("ctrl+s", "save_recipe", "Save recipe", priority=True),
-        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+        Binding("ctrl+o", "load_recipe", "Open", priority=True),
+        Binding("ctrl+s", "save_recipe", "Save", priority=True),
         # Priority: focus moves while the app reads the key, before it forwards the next
         # one. Otherwise keys that arrive with the Tab (a paste, keystrokes batched over SSH)
         # are handed to the field being left before it has even seen the Tab.
@@ -69,9 +93,16 @@ class FormScreen(Screen[None]):
         self.field_errors: dict[str, str] = {}
         """Per-field errors from the as-you-type validators (widget id -> message)."""
         self.cross_errors: dict[str, str] = {}
-        """Errors found when building the whole spec (min > max, missing root...)."""
+        """Errors of checks across fields (min > max, an option the action does not take,
+        a template that does not compile...), widget id -> message."""
         self._actions: dict[str, Action] = {}
         self._filling = False
+        self._choice: object = COMMAND
+        """The Run select's value the fields were last made for (options kept for it)."""
+        self._strict = False
+        """Set by the first Ctrl+R: from then on an empty Command is an error too."""
+        self._errors_shown: ErrorView | None = None
+        self._note: str | None = None
         self._dedupe_chosen = spec is not None and spec.settings.dedupe is not None
         """The user (or the prefilled spec) chose dedupe; until then the box shows the
         action's default (off for actions that write one output per file) and the job gets
@@ -86,8 +117,9 @@ class FormScreen(Screen[None]):
         yield from form_fields(actions)
         with Horizontal(id="form-bar"):
             yield FileCount(self._count_filter, id="count")
+            yield Static("", id="form-errors")
             yield Button("Preview ▶", id="preview-button", variant="primary", compact=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if getattr(self.app, "deterministic", False):
@@ -103,6 +135,7 @@ class FormScreen(Screen[None]):
             self._filling = False
         self._update_action_widgets()
         self._sync_dedupe()
+        self._revalidate()
         # The prefilled root is not selected (the first key typed would replace it, with no
         # undo): the cursor waits at its end.
         for inp in self.query(Input):
@@ -152,6 +185,7 @@ class FormScreen(Screen[None]):
             self.query_one(f"#{field_id}", Checkbox).value = flag
         choice, pyref = form_spec.action_choice(spec.action, self._actions)
         self.query_one("#pyref", Input).value = ""
+        self._choice = choice  # the spec's options belong to its action: none is dropped
         self.query_one("#action", Select).value = choice
         if pyref:
             self.query_one("#pyref", Input).value = pyref
@@ -167,12 +201,20 @@ class FormScreen(Screen[None]):
             self.field_errors[field_id] = result.failure_descriptions[0]
         else:
             self.field_errors.pop(field_id, None)
-        self.cross_errors.clear()
-        self._show_errors()
+        self._revalidate()
         if not self._filling:
             self.schedule_count()
             if field_id in ("template", "out"):
                 self._sync_dedupe()
+
+    @on(Input.Submitted, "#form Input")
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter moves on, as in a paper form; in the last field it asks for the preview."""
+        event.stop()
+        if event.input.id == LAST_FIELD:
+            self.action_preview()
+        else:
+            self.focus_next()
 
     @on(Checkbox.Changed)
     def _checkbox_changed(self, event: Checkbox.Changed) -> None:
@@ -181,16 +223,32 @@ class FormScreen(Screen[None]):
                 self._dedupe_chosen = True
             elif event.checkbox.id == "shell":
                 self._sync_dedupe()
-            self.cross_errors.clear()
-            self._show_errors()
+            self._revalidate()
             self.schedule_count()
 
     @on(Select.Changed, "#action")
     def _action_changed(self) -> None:
+        # The select's value now, not the message's: a message posted before a fill (the
+        # select's first value) must not drop the options the filled spec gave its action.
+        choice = self.query_one("#action", Select).value
+        if choice != self._choice:
+            self._choice = choice
+            self._drop_options(choice)
         self._update_action_widgets()
         self._sync_dedupe()
-        self.cross_errors.clear()
-        self._show_errors()
+        self._revalidate()
+
+    def _drop_options(self, choice: object) -> None:
+        """The new action's options only: a ``level=9`` left from gzip is not copy's."""
+        try:
+            options = parse_options(self.value("opts"))
+        except InputError:
+            return  # not KEY=VALUE yet: the field says so, and the user decides
+        kept, dropped = kept_options(options, choice, self._actions)
+        if not dropped:
+            return
+        self.query_one("#opts", Input).value = format_options(kept)
+        self.notify(dropped_note(dropped, choice), title="Options dropped", markup=False)
 
     def _sync_dedupe(self) -> None:
         """Show the action's dedupe default until the user ticks or unticks the box."""
@@ -200,62 +258,53 @@ class FormScreen(Screen[None]):
         choice = self.query_one("#action", Select).value
         action: Any = self._actions.get(str(choice))
         if choice == COMMAND:
-            try:
-                action = resolve_action(
-                    ActionSpec(template=self.value("template"), shell=self.checked("shell"))
-                )
-            except InputError:
-                action = None  # its error is shown on the field; keep the box as it is
+            # None: its error is shown on the field; keep the box as it is
+            action = compiled_template(self.value("template"), self.checked("shell"))
         if action is None:
             return
         with self.prevent(Checkbox.Changed):  # not the user's choice: no Changed message
             self.query_one("#dedupe", Checkbox).value = default_dedupe(action, out)
 
     def _update_action_widgets(self) -> None:
-        choice = self.query_one("#action", Select).value
-        is_command = choice == COMMAND
-        self.query_one("#pyref-row").display = choice == PYTHON
-        self.query_one("#template-row").display = is_command
-        self.query_one("#cheatsheet").display = is_command
-        help_widget = self.query_one("#action-help", Static)
-        action = self._actions.get(str(choice)) if not is_command else None
-        if action is None:
-            help_widget.display = False
-            return
-        lines = [f"[b]{action.name}[/] ({action.kind}): {action.description}"]
-        if action.options:
-            lines.append("options: " + "; ".join(f"{k}: {v}" for k, v in action.options.items()))
-        if getattr(action, "needs_out", False):
-            lines.append("needs an output dir")
-        help_widget.update("\n".join(lines))
-        help_widget.display = True
+        show_action_fields(self, self.query_one("#action", Select).value, self._actions)
+
+    def _revalidate(self, *, reimport: bool = False) -> None:
+        """Run the checks across fields again and show every error (called on each change)."""
+        self.cross_errors = cross_errors(
+            self, self._actions, blocked=self.field_errors, strict=self._strict,
+            reimport=reimport,
+        )
+        self._show_errors()
+        note = path_note(self) if "template" not in self.errors() else None
+        if note != self._note:
+            self._note = note
+            widget = self.query_one("#template-note", Static)
+            widget.update(Content(f"↳ {note}") if note else "")
+            widget.display = bool(note)
+
+    @property
+    def _error_view(self) -> ErrorView:
+        if self._errors_shown is None:  # the fields exist once composed
+            self._errors_shown = ErrorView(self)
+        return self._errors_shown
+
+    def errors(self) -> dict[str, str]:
+        """Every error shown now, widget id -> message, in the form's order (top first)."""
+        return self._error_view.in_form_order({**self.cross_errors, **self.field_errors})
 
     def _show_errors(self) -> None:
-        for label in self.query(".field-error").results(Label):
-            field_id = (label.id or "").removesuffix("-error")
-            message = self.field_errors.get(field_id) or self.cross_errors.get(field_id) or ""
-            label.update(f"↑ {message}" if message else "")
-            label.set_class(bool(message), "-visible")
-        for pair in self.query(".error-pair"):
-            pair.display = any(lbl.has_class("-visible") for lbl in pair.query(".field-error"))
-        for widget_id in ("action", "template", "pyref", "out", "priority"):
-            self.query_one(f"#{widget_id}").set_class(widget_id in self.cross_errors, "-invalid")
+        self._error_view.show(self.errors())
 
     def show_error(self, exc: InputError) -> str:
         """Put a core error under its field; returns the widget id (for focus)."""
-        widget_id = FIELD_WIDGETS.get(exc.field)
-        if widget_id == "action" and self.query_one("#action", Select).value == PYTHON:
-            widget_id = "pyref"
+        widget_id = widget_for(exc.field, self.query_one("#action", Select).value)
         if widget_id is None:
-            self.notify(f"{exc.field}: {exc.message}", severity="error", title="Invalid input")
+            self.notify(f"{exc.field}: {exc.message}", severity="error", title="Invalid input",
+                        markup=False)
             return ""
         self.cross_errors[widget_id] = exc.message
         self._show_errors()
         return widget_id
-
-    def has_errors(self) -> bool:
-        """Any field currently invalid (blocks preview and start)."""
-        return bool(self.field_errors or self.cross_errors)
 
     # ------------------------------------------------------------- live count
     @property
@@ -278,29 +327,30 @@ class FormScreen(Screen[None]):
         self.file_count.schedule(immediate)
 
     def _count_filter(self) -> FilterSpec | None:
-        """The filter to count, or None (its error shown) while a field is wrong."""
-        if self.field_errors:
+        """The filter to count, or None while a filter field is wrong (its error is shown:
+        the checks across fields ran on the same change). A wrong engine field does not
+        stop the count."""
+        if set(FILTER_FIELDS) & set(self.field_errors):
             return None
         try:
             return self.build_filter()
-        except InputError as exc:
-            self.show_error(exc)
+        except InputError:
             return None
 
     # ---------------------------------------------------------------- actions
     def valid_spec(self) -> JobSpec | None:
-        """Build the spec, showing any error inline and focusing its field."""
-        if self.field_errors:
-            first = next(iter(self.field_errors))
-            self.query_one(f"#{first}").focus()
-            self.notify("Fix the fields marked in red first.", severity="error")
+        """Build the spec; with errors, list them all and go to the first (None)."""
+        self._strict = True
+        self._revalidate(reimport=True)
+        if self.errors():
+            report_errors(self, self.errors())
             return None
         try:
             return self.build_spec()
-        except InputError as exc:
+        except InputError as exc:  # a check the form does not run as you type
             widget_id = self.show_error(exc)
             if widget_id:
-                self.query_one(f"#{widget_id}").focus()
+                report_errors(self, self.errors())
             return None
 
     @on(Button.Pressed, "#preview-button")
@@ -340,6 +390,7 @@ class FormScreen(Screen[None]):
                     self.fill_from_spec(spec)
                 finally:
                     self._filling = False
+                self._revalidate()
                 self.schedule_count(immediate=True)
                 self.notify("Recipe loaded", title="Recipe")
 

@@ -4,6 +4,7 @@ The list is re-read every few seconds (another ``tui-batch run`` may be writing 
 store) in a thread, because ``list_jobs`` is a SQLite query. A job another process is running
 (its run lock is held) is shown with that process's pid and can be neither opened, resumed
 nor deleted here: deleting it would pull the job from under the running process.
+``/`` narrows the list to the jobs whose id, name, roots, action or state match.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ...errors import InputError
 from ...model import ActionSpec
@@ -25,6 +26,8 @@ from ...store import effective_counts, effective_state
 from .. import format as fmt
 from ..navigation import navigator
 from ..run_lock import describe_runner, holding_run_lock, runner_of
+from ..widgets.filter_bar import FilterBar
+from ..widgets.key_footer import KeyFooter
 from ..widgets.virtual_table import Cell, Column, VirtualTable
 
 STATE_STYLE = {
@@ -57,6 +60,28 @@ def resumable(job: Any) -> bool:
     return c.get("queued", 0) + c.get("interrupted", 0) + c.get("running", 0) > 0
 
 
+def job_roots(job: Any) -> str:
+    """The job's roots as shown (``~`` for the home folder)."""
+    roots = (job.spec.get("filter") or {}).get("roots") or []
+    home = os.path.expanduser("~")
+    shown = [("~" + r[len(home) :]) if r.startswith(home + os.sep) else r for r in roots]
+    return _text(" ".join(shown))
+
+
+def job_label(job: Any) -> str:
+    """The job's name (if any) and its action, as the Action column shows them."""
+    try:
+        label = ActionSpec(**(job.spec.get("action") or {})).label
+    except TypeError:
+        label = "?"
+    return _text(job.name + ": " + label if job.name else label)
+
+
+def job_haystack(job: Any) -> str:
+    """What ``/`` matches a job against: ``#id``, name, action, roots and state."""
+    return f"#{job.id} {job_label(job)} {job_roots(job)} {job.state}"
+
+
 def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
     """Cell text for a JobSummary."""
     if key == "id":
@@ -67,16 +92,9 @@ def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
         more = " ↺" if resumable(job) and job.state != "running" else ""
         return (job.state + more, STATE_STYLE.get(job.state, ""))
     if key == "roots":
-        roots = (job.spec.get("filter") or {}).get("roots") or []
-        home = os.path.expanduser("~")
-        shown = [("~" + r[len(home) :]) if r.startswith(home + os.sep) else r for r in roots]
-        return _text(" ".join(shown))
+        return job_roots(job)
     if key == "action":
-        try:
-            label = ActionSpec(**(job.spec.get("action") or {})).label
-        except TypeError:
-            label = "?"
-        return _text(job.name + ": " + label if job.name else label)
+        return job_label(job)
     if key == "counts":
         c = job.counts
         return f"{c.get('done', 0):,}/{c.get('failed', 0):,}/{job.total:,}"
@@ -90,13 +108,15 @@ class JobsScreen(Screen[None]):
     """This screen's section in the help."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open"),
+        # Priority: the table's own Enter (show=False) would hide this one from the footer.
+        Binding("enter", "open", "Open", priority=True),
         Binding("r", "resume", "Resume"),
-        Binding("d,delete", "delete", "Delete"),
         Binding("n", "new", "New job"),
-        Binding("g", "reload", "Refresh"),
-        Binding("escape", "back", "Back"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", key_display="Esc"),
+        Binding("escape", "back", "Back", key_display="Esc"),
+        Binding("g", "reload", "Refresh", show=False),
     ]
 
     def __init__(self) -> None:
@@ -105,10 +125,13 @@ class JobsScreen(Screen[None]):
         """The JobSummary rows last loaded."""
         self.holders: dict[int, int | None] = {}
         """Jobs some process is running (run lock held) and its pid, as of the last reload."""
+        self.name_filter = ""
+        """The ``/`` filter text ("" shows every job)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="jobs-box"):
+            yield FilterBar(placeholder="job id, name, action, folder or state…", id="jobs-filter")
             yield VirtualTable(
                 COLUMNS,
                 self._cell,
@@ -120,7 +143,7 @@ class JobsScreen(Screen[None]):
                 id="jobs",
             )
         yield Static("", id="job-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "jobs"
@@ -138,6 +161,10 @@ class JobsScreen(Screen[None]):
         if key == "created":
             return job_cell(job, key, navigator(self).clock.time())
         return job_cell(job, key)
+
+    def action_reload(self) -> None:
+        """Read the job list again now (it is re-read every 3 seconds anyway)."""
+        self.reload()
 
     @work(thread=True, exclusive=True, group="jobs")
     def reload(self) -> None:
@@ -170,7 +197,32 @@ class JobsScreen(Screen[None]):
                 if job.id == keep:
                     table.move_cursor(i)
                     break
-        self.query_one("#jobs-box").border_title = f"Jobs ({len(jobs)})"
+        self._show_title()
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _show_title(self) -> None:
+        table = self.query_one("#jobs", VirtualTable)
+        shown = table.row_count
+        if self.name_filter:
+            title = f"Jobs ({shown} of {len(self.jobs)} match “{_text(self.name_filter)}”)"
+            table.empty_text = "no job matches the filter: Esc clears it"
+        else:
+            title = f"Jobs ({len(self.jobs)})"
+            table.empty_text = "no jobs yet: press n to build one"
+        self.query_one("#jobs-box").border_title = title
+
+    # ------------------------------------------------------------------ filter
+    def action_filter(self) -> None:
+        """Show only the jobs whose id, name, action, folder or state match what you type."""
+        self.query_one(FilterBar).open()
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.name_filter = event.text
+        matches = event.bar.matcher()
+        table = self.query_one("#jobs", VirtualTable)
+        table.set_filter((lambda job: matches(job_haystack(job))) if event.text else None)
+        self._show_title()
         self._show_detail()
         self.refresh_bindings()
 
@@ -201,6 +253,14 @@ class JobsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         job = self.selected()
+        if action == "clear_filter":
+            return self._has_filter()
+        if action == "back":
+            return not self._has_filter() and self._came_from_a_screen()
+        if action == "open" and self._typing_filter():
+            return False  # Enter in the filter bar keeps the filter
+        if action == "filter":
+            return True
         if action in ("open", "delete"):
             return job is not None
         if action == "resume":  # a running job: the key says why not
@@ -280,9 +340,27 @@ class JobsScreen(Screen[None]):
         """Build a new job in the form."""
         navigator(self).open_form(root=os.getcwd())
 
+    def _typing_filter(self) -> bool:
+        return self.is_mounted and self.query_one(FilterBar).input.has_focus
+
+    def on_filter_bar_closed(self) -> None:
+        self.refresh_bindings()
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # Open is off while the filter bar has the focus
+
+    def _has_filter(self) -> bool:
+        return self.is_mounted and self.query_one(FilterBar).active
+
+    def _came_from_a_screen(self) -> bool:
+        # The stack's first screen is Textual's blank default one.
+        return len(self.app.screen_stack) > 2 and self.app.screen_stack[-1] is self
+
+    def action_clear_filter(self) -> None:
+        """Show every job again (the filter is cleared and hidden)."""
+        self.query_one(FilterBar).close()
+
     def action_back(self) -> None:
-        """Back to where the jobs list was opened from."""
-        if len(self.app.screen_stack) > 2:
+        """Back to where the jobs list was opened from (nothing on the first screen)."""
+        if self._came_from_a_screen():
             self.app.pop_screen()
-        else:
-            self.action_new()

@@ -1,8 +1,12 @@
 """Preview: the files a job would process, before anything runs.
 
-Planning (scan + dedupe + output paths) runs in a thread so a big tree never blocks the screen.
-The table is a :class:`VirtualTable`, so 100,000 files scroll, sort and toggle instantly. Rows
-deselected here and per-row priorities are passed to ``create_job``.
+Planning (scan + dedupe + output paths) runs in a thread so a big tree never blocks the
+screen, and shows its counts as they grow ("Scanning… 12,345 files (8,000 matched)",
+"Checking duplicates… 1,200/3,000 files"); Esc stops it and goes back. The table is a
+:class:`VirtualTable`, so 100,000 files scroll, sort and toggle instantly. Rows deselected
+here and per-row priorities are passed to ``create_job``, which Start runs in a thread behind
+the creating dialog ("Creating tasks… 40,000/50,000") before the dashboard opens. ``/``
+narrows the table to the paths that match; toggling all then toggles the rows shown.
 """
 
 from __future__ import annotations
@@ -11,61 +15,65 @@ import threading
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, Static
+from textual.widgets import Header, Static
+from textual.worker import Worker, WorkerState
 
-from ...actions import plan_notes
+from ...actions import display_path, plan_notes
 from ...errors import InputError
-from ...jobs import Plan, create_job, plan_job
+from ...jobs import Plan, plan_job
 from ...model import JobSpec, Priority
-from .. import format as fmt
+from ..dialogs.confirm import ConfirmDialog
+from ..dialogs.creating import CreatingDialog
 from ..navigation import navigator
-from ..widgets.virtual_table import Cell, Column, VirtualTable
+from ..preview_rows import (
+    COLUMNS,
+    DUPLICATE_MARK,
+    counted,
+    preview_cell,
+    printable,
+    sort_keys,
+    start_message,
+    totals_line,
+    workers_phrase,
+)
+from ..widgets.filter_bar import FilterBar
+from ..widgets.key_footer import KeyFooter
+from ..widgets.plan_progress import PlanProgressView
+from ..widgets.virtual_table import Cell, VirtualTable
 
-COLUMNS = [
-    Column("mark", "✓", 1, sortable=True),
-    Column("path", "File", 0, min_width=14, keep_tail=True),
-    Column("size", "Size", 9, align="right"),
-    Column("modified", "Modified", 16, hide_below=96),
-    Column("priority", "Prio", 6),
-    Column("note", "Duplicate of / output", 0, min_width=12, keep_tail=True),
-]
-
-
-def _rel(path: str, roots: list[str]) -> str:
-    import os
-
-    for root in roots:
-        prefix = root.rstrip(os.sep) + os.sep
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-    return path
-
-
-def _text(value: str) -> str:
-    return value.encode("utf-8", "replace").decode("utf-8")
+__all__ = ["DUPLICATE_MARK", "PreviewScreen", "counted", "workers_phrase"]
 
 
 class PreviewScreen(Screen[None]):
     """Review the selection; space toggles a row, Enter starts the job."""
 
+    DEFAULT_CSS = """
+    PreviewScreen #preview-waiting {
+        height: 1fr;
+        align: center middle;
+    }
+    """
+
     HELP_TITLE: ClassVar[str] = "Preview"
     """This screen's section in the help."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_row", "Toggle"),
-        Binding("a", "toggle_all", "All/none"),
-        Binding("plus,equals_sign", "priority(1)", "Prio +", key_display="+"),
-        Binding("minus", "priority(-1)", "Prio -", key_display="-"),
-        Binding("o", "sort", "Sort"),
+        # Priority: Enter on the table would otherwise select the row. The filter bar's
+        # Enter is its own (check_action turns this one off while the bar has the focus).
         Binding("enter,ctrl+r", "start", "Start", priority=True),
-        Binding("escape", "back", "Back"),
-        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+        Binding("space", "toggle_row", "Toggle"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("a", "toggle_all", "All/none"),
+        Binding("escape", "clear_filter", "Clear filter", key_display="Esc"),
+        Binding("escape", "back", "Back", key_display="Esc"),
+        Binding("plus,equals_sign", "priority(1)", "Priority", key_display="+/-"),
+        Binding("minus", "priority(-1)", "Priority -", key_display="-", show=False),
+        Binding("o", "sort", "Sort"),
     ]
 
     def __init__(self, spec: JobSpec) -> None:
@@ -79,16 +87,23 @@ class PreviewScreen(Screen[None]):
         self.priorities: dict[str, Priority] = {}
         """Per-path priorities changed by the user."""
         self._cancel = threading.Event()
-        self._rows_by_path: dict[str, Any] = {}
+        # Built here: the planning thread reports to it, never walking the DOM.
+        self.scan_view = PlanProgressView("preview", id="preview-progress")
+        """The counts shown while scanning and checking duplicates."""
+        self.name_filter = ""
+        """The ``/`` filter text ("" shows every file)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="preview-box"):
-            yield LoadingIndicator(id="preview-loading")
+            yield FilterBar(placeholder="part of a path, e.g. draft .md", id="preview-filter")
+            with Vertical(id="preview-waiting"):
+                yield self.scan_view
             yield VirtualTable(COLUMNS, self._cell, sort_keys=self._sort_keys(), id="preview")
-        yield Static("scanning…", id="totals")
+        roots = ", ".join(display_path(r) for r in self.spec.filter.roots)
+        yield Static(Text(f"Looking in {roots} · Esc stops and goes back"), id="totals")
         yield Static("", id="preview-notes")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "preview"
@@ -103,36 +118,45 @@ class PreviewScreen(Screen[None]):
         self.plan_it()
 
     def _title(self) -> str:
-        action = self.spec.action.label
-        return f"Preview · {_text(action)}"
+        title = f"Preview · {printable(self.spec.action.label)}"
+        if self.name_filter and self.plan is not None:
+            shown = self.table.row_count
+            total = len(self.plan.preview.rows)
+            title += f" · {shown:,} of {total:,} match “{printable(self.name_filter)}”"
+        return title
 
     def on_unmount(self) -> None:
         self._cancel.set()
 
-    @work(thread=True, exclusive=True, group="plan")
     def plan_it(self) -> None:
-        """Scan, dedupe and compute outputs off the event loop."""
-        store = getattr(self.app, "store", None)
-        try:
-            plan = plan_job(self.spec, store=store, cancel=self._cancel)
-        except InputError as exc:
-            self.app.call_from_thread(self._plan_failed, f"{exc.field}: {exc.message}")
+        """Scan, dedupe and compute outputs off the event loop, counting as it goes."""
+        self.run_worker(self._plan, thread=True, exclusive=True, group="plan",
+                        exit_on_error=False)  # fmt: skip
+
+    def _plan(self) -> Plan:
+        store = getattr(self.app, "store", None)  # opened here, off the UI thread, if need be
+        return plan_job(self.spec, store=store, cancel=self._cancel, progress=self.scan_view.report)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A message, not call_from_thread: a worker that ends as the app quits must not
+        # wait on an event loop that is gone.
+        if event.worker.group != "plan" or self._cancel.is_set():
             return
-        except OSError as exc:
-            self.app.call_from_thread(self._plan_failed, str(exc))
-            return
-        if not self._cancel.is_set():
-            self.app.call_from_thread(self._show_plan, plan)
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, Plan):
+            self._show_plan(event.worker.result)
+        elif event.state == WorkerState.ERROR:
+            exc = event.worker.error
+            self._plan_failed(f"{exc.field}: {exc.message}" if isinstance(exc, InputError)
+                              else str(exc))  # fmt: skip
 
     def _plan_failed(self, message: str) -> None:
-        self.query_one("#preview-loading").display = False
-        self.query_one("#totals", Static).update(f"[b $error]cannot preview:[/] {message}")
-        self.notify(message, severity="error", title="Preview")
+        self.query_one("#preview-waiting").display = False
+        self.query_one("#totals", Static).update(f"[b $error]cannot preview:[/] {escape(message)}")
+        self.notify(message, severity="error", title="Preview", markup=False)
 
     def _show_plan(self, plan: Plan) -> None:
         self.plan = plan
-        self._rows_by_path = {row.entry.path: row for row in plan.preview.rows}
-        self.query_one("#preview-loading").display = False
+        self.query_one("#preview-waiting").display = False
         table = self.query_one("#preview", VirtualTable)
         table.display = True
         table.set_rows(plan.preview.rows)
@@ -146,7 +170,7 @@ class PreviewScreen(Screen[None]):
         if plan.issues:
             self.notify(
                 f"{len(plan.issues)} scan issue(s), e.g. {plan.issues[0].kind}: "
-                f"{_text(plan.issues[0].path)}",
+                f"{printable(plan.issues[0].path)}",
                 severity="warning",
                 title="Scan",
             )
@@ -154,38 +178,13 @@ class PreviewScreen(Screen[None]):
 
     # -------------------------------------------------------------------- cells
     def _cell(self, row: Any, key: str) -> Cell:
-        entry = row.entry
-        if key == "mark":
-            return ("✗", "bad") if entry.path in self.excluded else ("✓", "ok")
-        if key == "path":
-            text = _text(entry.rel)
-            return (text, "dim") if entry.path in self.excluded else text
-        if key == "size":
-            return fmt.size(entry.size)
-        if key == "modified":
-            return fmt.timestamp(entry.mtime_ns / 1e9)
-        if key == "priority":
-            prio = self.priority_of(entry.path)
-            return (prio.name.lower(), "accent" if prio >= Priority.HIGH else "dim")
-        if key == "note":
-            if row.duplicate_of is not None:
-                return ("= " + _text(_rel(row.duplicate_of, self.spec.filter.roots)), "warn")
-            if row.collision:
-                return ("⚠ collides: " + _text(row.out_path or "?"), "bad")
-            if row.out_path:
-                return ("→ " + _text(row.out_path), "dim")
-            return ""
-        return ""
+        return preview_cell(
+            row, key, excluded=self.excluded, priority=self.priority_of(row.entry.path),
+            roots=self.spec.filter.roots,
+        )  # fmt: skip
 
     def _sort_keys(self) -> dict[str, Any]:
-        return {
-            "mark": lambda r: r.entry.path in self.excluded,
-            "path": lambda r: r.entry.rel,
-            "size": lambda r: r.entry.size,
-            "modified": lambda r: r.entry.mtime_ns,
-            "priority": lambda r: -int(self.priority_of(r.entry.path)),
-            "note": lambda r: (r.duplicate_of is None, not r.collision, r.duplicate_of or ""),
-        }
+        return sort_keys(lambda path: path in self.excluded, self.priority_of)
 
     def priority_of(self, path: str) -> Priority:
         """A row's priority (the job's default unless changed here)."""
@@ -218,25 +217,45 @@ class PreviewScreen(Screen[None]):
     def update_totals(self) -> None:
         """Refresh the totals line."""
         t = self.totals()
-        if not t:
-            return
-        parts = [
-            f"[b]{fmt.count(t['selected'])}[/] of {fmt.count(t['files'])} files",
-            f"[b]{fmt.size(t['bytes'])}[/]",
-            f"[b $warning]{fmt.count(t['duplicates'])}[/] duplicates (skipped)",
-            f"[b]{fmt.count(t['excluded'])}[/] excluded",
-        ]
-        if t["collisions"]:
-            parts.append(f"[b $error]{fmt.count(t['collisions'])}[/] output collisions")
-        if t["issues"]:
-            parts.append(f"{fmt.count(t['issues'])} scan issues")
-        self.query_one("#totals", Static).update(" · ".join(parts))
+        if t:
+            self.query_one("#totals", Static).update(totals_line(t))
 
     # ----------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("toggle_row", "toggle_all", "priority", "sort", "start"):
+        if action == "start" and self._typing_filter():
+            return False  # Enter keeps the filter; it does not start the job
+        if action == "clear_filter":
+            return self.is_mounted and self.query_one(FilterBar).active
+        if action in ("toggle_row", "toggle_all", "priority", "sort", "start", "filter"):
             return self.plan is not None
         return True
+
+    def _typing_filter(self) -> bool:
+        return self.is_mounted and self.query_one(FilterBar).input.has_focus
+
+    # ------------------------------------------------------------------ filter
+    def action_filter(self) -> None:
+        """Show only the files whose path matches what you type (Esc clears)."""
+        self.query_one(FilterBar).open()
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.name_filter = event.text
+        if self.plan is None:
+            return
+        matches = event.bar.matcher()
+        self.table.set_filter(
+            (lambda row: matches(printable(row.entry.rel))) if event.text else None
+        )
+        self.query_one("#preview-box").border_title = self._title()
+        self.table.empty_text = (
+            "no file matches the filter: Esc clears it" if event.text else "no file matches"
+        )
+
+    def on_filter_bar_closed(self) -> None:
+        self.refresh_bindings()
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # Start is off while the filter bar has the focus
 
     @property
     def table(self) -> VirtualTable[Any]:
@@ -282,6 +301,10 @@ class PreviewScreen(Screen[None]):
         """Sort by the next column (clicking a header works too)."""
         self.table.cycle_sort()
 
+    def action_clear_filter(self) -> None:
+        """Show every file again (the filter is cleared and hidden)."""
+        self.query_one(FilterBar).close()
+
     def action_back(self) -> None:
         """Back to the form (nothing was created)."""
         self._cancel.set()
@@ -289,29 +312,15 @@ class PreviewScreen(Screen[None]):
 
     def action_start(self) -> None:
         """Confirm, create the job in the store, and open its dashboard."""
-        from ..dialogs.confirm import ConfirmDialog
-
         if self.plan is None:
             return
         t = self.totals()
-        runnable = t["selected"] - t["duplicates"]
-        if runnable <= 0:
+        if t["selected"] - t["duplicates"] <= 0:
             self.notify(
                 "Nothing to run: every file is excluded or a duplicate.", severity="warning"
             )
             return
-        workers = self.spec.settings.workers or "one per CPU"
-        message = (
-            f"Run [b]{_text(self.spec.action.label)}[/] on [b]{runnable:,}[/] files "
-            f"({fmt.size(t['bytes'])}) with {workers} workers"
-            f"{f', {self.spec.settings.retries} retries' if self.spec.settings.retries else ''}."
-        )
-        if t["duplicates"]:
-            message += f"\n{t['duplicates']:,} duplicates will be skipped."
-        for note in self.notes():
-            message += "\n" + escape(note)
-        if t["collisions"]:
-            message += f"\n[b $error]{t['collisions']:,} outputs collide; those tasks will fail.[/]"
+        message = start_message(self.spec, t, self.notes())
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -320,10 +329,26 @@ class PreviewScreen(Screen[None]):
         self.app.push_screen(ConfirmDialog("Start the job?", message, yes="Start"), answer)
 
     def create_and_run(self) -> None:
-        """Write the job and its tasks, then switch to the dashboard."""
+        """Write the job and its tasks in a thread behind the creating dialog, then switch to
+        the dashboard; stopped or failed, the preview stays as it was."""
         assert self.plan is not None
         nav = navigator(self)
-        job_id = create_job(
-            nav.store, self.plan, exclude=self.excluded, priorities=dict(self.priorities)
+        t = self.totals()
+        runnable = t["selected"] - t["duplicates"]
+        what = f"{printable(self.spec.action.label)} on {counted(runnable, 'file')}"
+        if t["duplicates"]:
+            what += f", {counted(t['duplicates'], 'duplicate')} skipped"
+        dialog = CreatingDialog(
+            nav.store, self.plan, what=what, exclude=self.excluded, priorities=self.priorities
         )
-        nav.open_dashboard(job_id, autostart=True, replace=True)
+
+        def created(job_id: int | None) -> None:
+            if job_id is not None:
+                nav.open_dashboard(job_id, autostart=True, replace=True)
+            elif dialog.error is not None:
+                self.notify(dialog.error, severity="error", title="Cannot create the job",
+                            markup=False)  # fmt: skip
+            else:
+                self.notify("Stopped: no job was created.", title="Stopped")
+
+        self.app.push_screen(dialog, created)

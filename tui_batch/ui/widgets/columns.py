@@ -49,6 +49,8 @@ class Column:
     """Truncate on the left (``…/dir/file.txt``): the end of a path says the most."""
     sortable: bool = True
     """Whether clicking the header / the sort key may sort by this column."""
+    weight: int = 1
+    """A flexible column's share of the width left, relative to the other flexible ones."""
 
 
 def fit(text: str, width: int, align: str = "left", keep_tail: bool = False) -> str:
@@ -72,19 +74,21 @@ def fit(text: str, width: int, align: str = "left", keep_tail: bool = False) -> 
 
 def layout_columns(columns: list[Column], width: int) -> Layout:
     """The columns shown at ``width`` (narrow tables hide some) and their widths: fixed ones
-    as declared, flexible ones sharing the rest (one cell between columns)."""
+    as declared, flexible ones sharing the rest by :attr:`Column.weight` (one cell between
+    columns; a cell left over by the division goes to the first flexible columns)."""
     cols = [c for c in columns if c.hide_below <= width]
     fixed = sum(c.width for c in cols if c.width) + max(0, len(cols) - 1)
     flex = [c for c in cols if not c.width]
     remaining = max(0, width - fixed)
+    weights = sum(max(1, c.weight) for c in flex) or 1
+    shares = iter([remaining * max(1, c.weight) // weights for c in flex])
+    extra = remaining - sum(remaining * max(1, c.weight) // weights for c in flex)
     layout: Layout = []
-    share = remaining // len(flex) if flex else 0
-    extra = remaining - share * len(flex) if flex else 0
     for c in cols:
         if c.width:
             layout.append((c, c.width))
         else:
-            w = share + (1 if extra > 0 else 0)
+            w = next(shares) + (1 if extra > 0 else 0)
             extra -= 1
             layout.append((c, max(c.min_width if remaining else 0, w)))
     return layout

@@ -2,7 +2,9 @@
 
 Elapsed time and the sparkline's per-second buckets come from the app's injectable clock (not
 from the engine's timestamps) so a frozen clock renders identical snapshots; the counters and
-the smoothed rates come from the engine's statistics.
+the smoothed rates come from the engine's statistics. The counters and the rates are two lines
+of fixed height, packed by :mod:`.stat_lines` so a label never leaves its number and the
+screen never shifts as numbers grow. A watch has no end: no progress bar, no ETA.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from collections import deque
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.widgets import ProgressBar, Sparkline, Static
 
 from ...engine.events import Stats
 from .. import format as fmt
 from ..clock import Clock, SystemClock
+from .stat_lines import Pair, pack, pair, plural
 
 HISTORY = 60
 """Seconds of throughput the sparkline shows."""
@@ -59,8 +61,19 @@ class Throughput:
 class StatsPanel(Vertical):
     """The top of the dashboard."""
 
-    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    DEFAULT_CSS = """
+    StatsPanel > #stats-counts, StatsPanel > #stats-rates { height: 1; }
+    StatsPanel.-watch #progress { display: none; }
+    """
+
+    def __init__(
+        self, clock: Clock | None = None, *, watch: bool = False, id: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes="-watch" if watch else None)
+        self.open_ended = watch
+        """A watch: open-ended, so no progress bar and no ETA."""
+        self.loaded = False
+        """Statistics were shown (until then the job's size is unknown, not 0)."""
         self.clock: Clock = clock or SystemClock()
         """Injected clock for elapsed time and throughput buckets."""
         self.stats = Stats()
@@ -72,8 +85,8 @@ class StatsPanel(Vertical):
         self.elapsed_before = 0.0
         """Elapsed seconds of earlier runs in this session (retry after finish)."""
         self.state_text = "starting"
-        self._line_counts: dict[str, int] = {}
         """Job state shown in the panel (running, paused, done...)."""
+        self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="stats-counts")
@@ -115,57 +128,85 @@ class StatsPanel(Vertical):
     def update_stats(self, stats: Stats) -> None:
         """Show new statistics (called at most ~4 times a second)."""
         self.stats = stats
+        self.loaded = True
         self.throughput.observe(stats.finished_count)
         bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, stats.total), progress=stats.finished_count)
+        if stats.total:
+            bar.update(total=stats.total, progress=stats.finished_count)
+        else:  # no files matched: nothing left to do is all of it done, not 0%
+            bar.update(total=1, progress=1)
         series = self.throughput.series()
         self.query_one(Sparkline).data = series if len(series) >= 2 else [0.0, 0.0]
         self.refresh_text()
 
     def _set_line(self, selector: str, markup: str) -> None:
-        """Update a line, asking for a (screen-wide) layout pass only when its height may
-        change: at 4 updates/s a layout pass per update would cost more than the repaint."""
-        widget = self.query_one(selector, Static)
-        length = Content.from_markup(markup).cell_length
-        width = max(1, widget.size.width)
-        lines = -(-length // width)
-        relayout = lines != self._line_counts.get(selector)
-        self._line_counts[selector] = lines
-        widget.update(markup, layout=relayout)
+        """Update a line when its text changed; every line has a fixed height, so an update
+        never needs a (screen-wide) layout pass."""
+        if self._shown.get(selector) == markup:
+            return
+        self._shown[selector] = markup
+        self.query_one(selector, Static).update(markup, layout=False)
 
-    def refresh_text(self) -> None:
-        """Re-render the text lines (also every second for the elapsed clock)."""
+    def counter_pairs(self) -> list[Pair]:
+        """The counters line's pairs; a zero cancelled or skipped count goes first when the
+        line is short of room."""
         s = self.stats
-        parts = [
-            f"total [b]{fmt.count(s.total)}[/]",
-            f"queued [b]{fmt.count(s.queued)}[/]",
-            f"running [b $accent]{fmt.count(s.running)}[/]",
-            f"done [b $success]{fmt.count(s.done)}[/]",
-            f"failed [b $error]{fmt.count(s.failed)}[/]",
-            f"cancelled [b $warning]{fmt.count(s.cancelled)}[/]",
-            f"skipped [b]{fmt.count(s.skipped)}[/]",
+        pairs = [
+            pair("total", fmt.count(s.total)),
+            pair("queued", fmt.count(s.queued)),
+            pair("running", fmt.count(s.running), "b $accent"),
+            pair("done", fmt.count(s.done), "b $success"),
+            pair("failed", fmt.count(s.failed), "b $error"),
+            pair("cancelled", fmt.count(s.cancelled), "b $warning",
+                 drop=0 if s.cancelled else 11),
+            pair("skipped", fmt.count(s.skipped), drop=0 if s.skipped else 10),
         ]
         if s.retrying:
-            parts.insert(2, f"retrying [b $warning]{fmt.count(s.retrying)}[/]")
-        self._set_line("#stats-counts", "  ".join(parts))
+            pairs.insert(2, pair("retrying", fmt.count(s.retrying), "b $warning"))
+        return pairs
+
+    def rate_pairs(self) -> list[Pair]:
+        """The rates line's pairs: the state word, success rate, files/s, bytes/s, workers."""
+        s = self.stats
         elapsed = self.elapsed
         finished_run = self.run_started is None and s.finished
-        paused = s.paused and not finished_run
         if finished_run:
             files_rate = s.finished_count / elapsed if elapsed > 0 else None
             byte_rate = s.bytes_done / elapsed if elapsed > 0 else None
         else:
             files_rate, byte_rate = s.files_per_s, s.bytes_per_s
-        rates = [
-            f"[b reverse] {self.state_text} [/]",
-            f"ok [b]{fmt.percent(s.success_rate)}[/]",
-            fmt.rate(files_rate, "files") if files_rate is not None else "- files/s",
-            fmt.byte_rate(byte_rate) if byte_rate is not None else "- B/s",
-            f"[b]{s.workers}[/] workers",
+        files = fmt.rate(files_rate, "files") if files_rate is not None else "- files/s"
+        nbytes = fmt.byte_rate(byte_rate) if byte_rate is not None else "- B/s"
+        pairs = [
+            Pair(f"[b reverse] {self.state_text} [/]", f" {self.state_text} "),
+            pair("ok", fmt.percent(s.success_rate), drop=2),
+            Pair(files, files, drop=1),
+            Pair(nbytes, nbytes, drop=3),
         ]
-        self._set_line(
-            "#stats-times",
-            f"{fmt.clock_duration(elapsed)}  ETA [b]"
-            f"{fmt.eta(s.eta, finished=finished_run and not s.queued, paused=paused)}[/]",
-        )
-        self._set_line("#stats-rates", "  ".join(rates))
+        if s.workers:  # 0 only before the engine exists (counts read from the store)
+            count, _, word = plural(s.workers, "worker").partition(" ")
+            pairs.append(pair(word, count, after=True))
+        return pairs
+
+    def refresh_text(self) -> None:
+        """Re-render the text lines (also every second for the elapsed clock)."""
+        s = self.stats
+        width = self.content_size.width or 78
+        counts, rates = pack(self.counter_pairs(), self.rate_pairs(), width)
+        self._set_line("#stats-counts", counts)
+        self._set_line("#stats-rates", rates)
+        elapsed = self.elapsed
+        if self.open_ended:  # a watch: how long it has watched, never an ETA
+            self._set_line("#stats-times", f"{fmt.clock_duration(elapsed)} watching")
+            return
+        finished_run = self.run_started is None and s.finished
+        paused = s.paused and not finished_run
+        if self.loaded and not s.total:  # as the bar says: nothing to do is all done
+            self._set_line("#stats-times", f"{fmt.clock_duration(elapsed)}  [b]no files matched[/]")
+            return
+        eta = fmt.eta(s.eta, finished=finished_run and not s.queued, paused=paused)
+        self._set_line("#stats-times", f"{fmt.clock_duration(elapsed)}  ETA [b]{eta}[/]")
+
+    def on_resize(self) -> None:
+        self._shown.clear()
+        self.refresh_text()
