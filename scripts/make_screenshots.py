@@ -153,6 +153,16 @@ async def main() -> None:
 
         await shoot(app(start="resume", job_id=job_failed), size, out, "dashboard-failed", finished)
 
+        async def full_log(pilot: Pilot[Any]) -> None:
+            await finished(pilot)
+            await pilot.pause()
+            await pilot.press("enter")  # the selected failed task's full-screen log
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "LogScreen")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+
+        await shoot(app(start="resume", job_id=job_failed), size, out, "log", full_log)
+
         async def jobs(pilot: Pilot[Any]) -> None:
             await until(
                 pilot, lambda: isinstance(pilot.app.screen, JobsScreen) and pilot.app.screen.jobs
