@@ -238,9 +238,9 @@ def test_new_content_is_a_new_task_touch_is_not(tmp_path: Path) -> None:
             f.write_text("first\n")
             await until(lambda: len(recorded(f)) == 1, 10, "first version")
             os.utime(f)  # touched: new mtime, same content
-            await until(lambda: len(kinds(events, "unchanged", f)) == 1, 10, "the touch")
+            await until(lambda: len(kinds(events, "unchanged", f)) == 1, 30, "the touch")
             f.write_text("first\n")  # rewritten with the same bytes
-            await until(lambda: len(kinds(events, "unchanged", f)) == 2, 10, "the rewrite")
+            await until(lambda: len(kinds(events, "unchanged", f)) == 2, 30, "the rewrite")
             await asyncio.sleep(0.3)
             assert len(recorded(f)) == 1
             f.write_text("second\n")
