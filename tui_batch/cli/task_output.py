@@ -5,7 +5,7 @@ says what the tasks said, as GNU parallel does by default (``--group``): a task'
 block on our stdout and its stderr as one block on our stderr, written when it ends, so two
 tasks' lines never mix whatever they print and however slowly. Commands write into the job's
 log files (never a pipe of ours), so a block is read back whole from there
-(:meth:`~tui_batch.store.Store.read_ref`) and written with one write, byte for byte; a Python
+(:meth:`~tui_batch.store.Store.kept`) and written with one write, byte for byte; a Python
 action's output is the text it returned, printed as a line.
 
 Which attempts print: the attempt whose result stands (done, failed, cancelled) prints its
@@ -108,16 +108,11 @@ def capture(store: Store | None, job_id: int, task: Task, *, python_action: bool
         if python_action and o and not o.endswith(b"\n"):
             o += b"\n"
         return Captured(o, e, len(o), len(e))
-    streams: list[bytes] = []
-    for stream, kept, total, tail in (("stdout", ref.out_len, ref.out_total, task.stdout_tail),
-                                      ("stderr", ref.err_len, ref.err_total, task.stderr_tail)):
-        data = b""
-        if kept and store is not None:
-            data = store.read_ref(job_id, ref, stream)
-        if len(data) < kept or (total and not kept):
-            # --max-output 0 keeps only the tail; or the log files were removed by hand
-            data = _encode(tail)
-        streams.append(data)
+    if store is None:  # no log to read: the tails are all there is
+        o, e = _encode(task.stdout_tail), _encode(task.stderr_tail)
+        return Captured(o, e, ref.out_total, ref.err_total)
+    streams = [store.kept(job_id, ref, "stdout", task.stdout_tail).data,
+               store.kept(job_id, ref, "stderr", task.stderr_tail).data]
     return Captured(streams[0], streams[1], ref.out_total, ref.err_total)
 
 

@@ -106,12 +106,17 @@ class StoreLogs:
 
     def output(self, job_id: int, attempt: AttemptRecord, stream: str) -> Output:
         """What ``attempt`` (of a task of job ``job_id``) wrote on ``stream``, as kept."""
-        i = _stream_index(stream)
-        tail = (attempt.stdout_tail, attempt.stderr_tail)[i] or ""
-        ref = attempt.log
-        if ref is None:
+        tail = (attempt.stdout_tail, attempt.stderr_tail)[_stream_index(stream)] or ""
+        if attempt.log is None:
             data = tail.encode("utf-8", "surrogateescape")
             return Output(data, len(data))
+        return self.kept(job_id, attempt.log, stream, tail)
+
+    def kept(self, job_id: int, ref: LogRef, stream: str, tail: str) -> Output:
+        """The kept bytes of one stream of a :class:`LogRef` (a stored attempt's, or a live
+        engine Task's right after its event: the bytes are in the file already), or its
+        ``tail`` when that is all there is."""
+        i = _stream_index(stream)
         off, length, total = (ref[1:4], ref[4:7])[i]
         if total == 0:
             return Output(b"", 0)
@@ -121,12 +126,6 @@ class StoreLogs:
             data = tail.encode("utf-8", "surrogateescape")
             return Output(data, total, tail_only=True)
         return Output(data, total)
-
-    def read_ref(self, job_id: int, ref: LogRef, stream: str) -> bytes:
-        """The kept bytes of one stream of a :class:`LogRef` (engine events carry these)."""
-        i = _stream_index(stream)
-        off, length = (ref[1:3], ref[4:6])[i]
-        return read_range(slot_paths(self.log_dir(job_id), ref.slot)[i], off, length)
 
     def live_attempt(self, job_id: int, task_id: int, attempt: int) -> LiveAttempt | None:
         """Where a running attempt's output starts, if a slot's live record names it."""
