@@ -19,6 +19,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+# The pictures show the dashboard of a job run here, not one handed to the per-user service
+# (that would start a real service in the user's folders and race the rendering).
+os.environ.setdefault("TUI_BATCH_INPROCESS", "1")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual.pilot import Pilot

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,37 @@ import pytest
 # The venv's interpreter and console script, for end-to-end tests that run the real command.
 PYTHON = sys.executable
 BIN_DIR = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_runtime_dir() -> Iterator[str]:
+    """Control sockets of the jobs tests run (in this process and in every `tui-batch` it
+    starts) go to a short private folder: never the user's, and short enough for a Unix
+    socket path."""
+    path = tempfile.mkdtemp(prefix="tbrt")
+    os.chmod(path, 0o700)
+    old = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = path
+    yield path
+    if old is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = old
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tui_jobs_in_process() -> Iterator[None]:
+    """The TUI runs the jobs it starts in this process (TUI_BATCH_INPROCESS), not in the
+    user's per-user service: Pilot tests drive a local JobRunner, and no test starts a
+    service by accident. tests/test_tui_service.py unsets it, with a private service."""
+    old = os.environ.get("TUI_BATCH_INPROCESS")
+    os.environ["TUI_BATCH_INPROCESS"] = "1"
+    yield
+    if old is None:
+        os.environ.pop("TUI_BATCH_INPROCESS", None)
+    else:
+        os.environ["TUI_BATCH_INPROCESS"] = old
 
 
 @pytest.fixture(autouse=True)

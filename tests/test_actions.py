@@ -161,8 +161,10 @@ def test_copy_mirrors_atomically_keeping_mode_and_mtime(tmp_path: Path) -> None:
     assert st.st_mtime_ns == 1_234_567_890_123_456_789
     assert stat.S_IMODE(st.st_mode) == 0o640
     assert os.listdir(final.parent) == ["a b.txt"]
-    # running again overwrites the previous output (still atomically)
+    # with conflict=overwrite, running again replaces the previous output (still atomically);
+    # the default (skip) is tested in test_fileops_templates.py
     Path(e.path).write_bytes(b"new")
+    ctx.options = {"conflict": "overwrite"}
     run_sync(act, ctx)
     assert final.read_bytes() == b"new"
 
@@ -238,8 +240,8 @@ def test_checksum_with_out_writes_sidecar(tmp_path: Path) -> None:
     result = run_sync(act, ctx)
     digest = hashlib.sha256(b"abc").hexdigest()
     assert result == f"{digest}  {e.path}"
-    # the file names the path under its root: `sha256sum -c` there checks it
-    assert (out / "d" / "a.txt.sha256").read_bytes() == f"{digest}  d/a.txt\n".encode()
+    # a sidecar names its file by its base name: `sha256sum -c` in the file's folder checks it
+    assert (out / "d" / "a.txt.sha256").read_bytes() == f"{digest}  a.txt\n".encode()
 
 
 def test_checksum_non_utf8_name_round_trips_as_sha256sum_prints_it(tmp_path: Path) -> None:

@@ -321,16 +321,19 @@ def test_readme_callables_example(tmp_path: Path) -> None:
                                         "ValueError math domain error"]
 
 
-def test_resume_of_a_call_job_from_the_cli_is_refused(tmp_path: Path) -> None:
-    """`tui-batch resume` cannot run a host's function: it says so instead of marking the
-    job done with no tasks."""
+def test_resume_of_a_done_call_job_from_the_cli_runs_nothing(tmp_path: Path) -> None:
+    """`tui-batch resume` of a call job that is done says so and prints its stored result;
+    nothing runs again (a job that did not end is run there: tests/test_cli_calls.py)."""
     from tests.conftest import tui_batch_cmd
 
     db = tmp_path / "calls.db"
     with Batch(db=str(db), workers=1) as batch:
         job = batch.submit_call("math:factorial", args=(3,))
         assert job.wait(30) == "done"
+        attempts = batch.store.get_sched(job.id).attempts  # type: ignore[union-attr]
     proc = subprocess.run([*tui_batch_cmd(), "resume", str(job.id), "--db", str(db),
                            "--headless"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2
-    assert "Python call job" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 0 and proc.stdout == "6\n"
+    assert "is done: nothing to run again" in proc.stderr and "Traceback" not in proc.stderr
+    with Batch(db=str(db)) as batch:
+        assert batch.store.get_sched(job.id).attempts == attempts  # type: ignore[union-attr]

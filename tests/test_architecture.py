@@ -39,18 +39,24 @@ ALLOWED: dict[str, set[str]] = {
     "select": {"errors", "model", "actions"},
     "store": {"errors", "model"},
     "engine": {"errors", "model", "actions"},
-    "jobs": {"errors", "model", "actions", "select", "store", "engine"},
-    "watch": {"errors", "model", "actions", "select", "store", "engine", "jobs"},
-    "scheduler": {"errors", "model", "actions", "select", "store", "engine", "jobs"},
-    "api": {"errors", "model", "actions", "select", "store", "engine", "jobs", "scheduler"},
+    "control": {"errors", "model", "store", "engine"},
+    "jobs": {"errors", "model", "actions", "select", "store", "engine", "control"},
+    "watch": {"errors", "model", "actions", "select", "store", "engine", "jobs", "control"},
+    "scheduler": {"errors", "model", "actions", "select", "store", "engine", "jobs",
+                  "control"},
+    "api": {"errors", "model", "actions", "select", "store", "engine", "jobs", "scheduler",
+            "control"},
     "demo": {"errors", "model", "actions"},
+    "service": {"errors", "model", "actions", "select", "store", "engine", "jobs", "control",
+                "scheduler", "watch"},
     "cli": {"errors", "model", "actions", "select", "store", "engine", "jobs", "watch", "api",
-            "demo", "scheduler"},
-    "ui": {"errors", "model", "actions", "select", "store", "engine", "jobs", "watch"},
+            "demo", "scheduler", "control", "service"},
+    "ui": {"errors", "model", "actions", "select", "store", "engine", "jobs", "watch",
+           "control", "service"},
     "": {"errors", "model", "api", "cli"},
 }
 CORE = ("errors", "model", "actions", "select", "store", "engine", "jobs", "watch", "api",
-        "demo", "scheduler")
+        "demo", "scheduler", "control", "service")
 
 
 @dataclass(frozen=True)

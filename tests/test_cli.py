@@ -425,9 +425,18 @@ def test_second_process_cannot_resume_a_running_job(tmp_path: Path,
                 job_id = jobs[0]["id"]
             time.sleep(0.05)
         assert job_id is not None
+        from tui_batch.control import connect
+
+        client = None
+        while time.monotonic() < deadline and client is None:
+            client = connect(cli_env["TUI_BATCH_DB"], job_id)
+            time.sleep(0.05)
+        assert client is not None
+        client.close()
+        # reached through its control socket: un-paused there (it was not), never run twice
         res = tb("resume", str(job_id), "--json", env=cli_env)
-        assert res.returncode == 2
-        assert "already running in another process" in res.stderr
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"job": job_id, "paused": False, "was_paused": False}
     finally:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

@@ -8,7 +8,6 @@ content each task read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -16,13 +15,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import tui_batch_cmd
+from tests.watch_support import _start_cli, _wait, kinds, until, watching
 from tui_batch.actions import TaskContext, register
 from tui_batch.actions.python import PythonAction
 from tui_batch.cli.watch_progress import watch_stats_line
@@ -32,7 +31,6 @@ from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec
 from tui_batch.store import Store, WatchState
 from tui_batch.watch import (
     Watcher,
-    WatchEvent,
     is_temp_name,
     is_watch_limit_error,
     watch_identity,
@@ -54,6 +52,17 @@ register(PythonAction("watchtest-record", _record, kind="thread",
                       description="Test action: records each call."), replace=True)
 
 
+def _record_then_linger(ctx: TaskContext) -> str | None:
+    _record(ctx)
+    time.sleep(0.1)  # the task ends inside the touch's settle window
+    return None
+
+
+register(PythonAction("watchtest-record-linger", _record_then_linger, kind="thread",
+                      description="Test action: records each call, then lingers."),
+         replace=True)
+
+
 @pytest.fixture(autouse=True)
 def _clear_recorded() -> None:
     RECORDED.clear()
@@ -73,35 +82,6 @@ def spec_for(root: Path, action: ActionSpec | None = None, **flt: Any) -> JobSpe
     )
 
 
-async def until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or pred}")
-        await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def watching(
-    spec: JobSpec, store: Store, cls: type[Watcher] = Watcher, **kw: Any
-) -> AsyncIterator[tuple[Watcher, list[WatchEvent]]]:
-    kw.setdefault("settle", 0.3)
-    w = cls(spec, store, **kw)
-    events: list[WatchEvent] = []
-    w.subscribe(events.append)
-    task = asyncio.create_task(w.run())
-    try:
-        await until(lambda: any(e.kind == "scan" for e in events) or task.done(), 15,
-                    "the start-up scan")
-        assert not task.done(), task.result()
-        yield w, events
-    finally:
-        w.stop()
-        code = await asyncio.wait_for(task, 30)
-        await w.aclose()
-        assert code == 0
-
-
 def write_slowly(path: Path, chunks: list[bytes], gap: float) -> float:
     """Write chunk after chunk, ``gap`` seconds apart; returns when the last write was."""
     last = 0.0
@@ -115,8 +95,7 @@ def write_slowly(path: Path, chunks: list[bytes], gap: float) -> float:
     return last
 
 
-def kinds(events: list[WatchEvent], kind: str, path: Path | None = None) -> list[WatchEvent]:
-    return [e for e in events if e.kind == kind and (path is None or e.path == str(path))]
+
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -248,6 +227,29 @@ def test_new_content_is_a_new_task_touch_is_not(tmp_path: Path) -> None:
             assert recorded(f) == [b"first\n", b"second\n"]
         counts = store.task_counts(w.job_id)
         assert counts["done"] == 2
+        store.close()
+
+    asyncio.run(main())
+
+
+def test_touch_while_its_task_runs_is_unchanged_not_an_output(tmp_path: Path) -> None:
+    """The touch lands after the action read the file and before its task ended: the end
+    of the task sees a changed file, yet the bytes are the known ones, so it is "unchanged"
+    (this was a race that made the touch test hang on a loaded machine)."""
+    root = tmp_path / "in"
+    root.mkdir()
+
+    async def main() -> None:
+        store = Store(tmp_path / "w.db")
+        spec = spec_for(root, ActionSpec(name="watchtest-record-linger"))
+        async with watching(spec, store) as (_w, events):
+            f = root / "doc.txt"
+            f.write_text("first\n")
+            await until(lambda: len(recorded(f)) == 1, 10, "first version")
+            os.utime(f)
+            await until(lambda: kinds(events, "unchanged", f) or kinds(events, "output", f),
+                        30, "the touch")
+            assert kinds(events, "unchanged", f) and not kinds(events, "output", f)
         store.close()
 
     asyncio.run(main())
@@ -553,27 +555,6 @@ def test_watch_state_forgets_moved_away_folders(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- the real command
-
-
-def _start_cli(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], list[dict]]:
-    proc = subprocess.Popen([*tui_batch_cmd(), "watch", *args, "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[dict] = []
-
-    def reader() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(json.loads(line))
-
-    threading.Thread(target=reader, daemon=True).start()
-    return proc, lines
-
-
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_cli_sigterm_finishes_running_task_and_exits_0(tmp_path: Path,

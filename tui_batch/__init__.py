@@ -6,14 +6,28 @@ imported on first use so that `import tui_batch` (and the CLI's start-up) stays 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, StoreError, TuiBatchError
-from .model import ActionSpec, EngineSettings, FileEntry, FilterSpec, JobSpec, Priority, TaskState
+
+if TYPE_CHECKING:
+    from .model import (
+        ActionSpec,
+        EngineSettings,
+        FileEntry,
+        FilterSpec,
+        JobSpec,
+        Priority,
+        TaskState,
+    )
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    # even the plain specs load on first use: `tui-batch pause 7` imports this package and
+    # must answer in well under 100 ms
+    **dict.fromkeys(("ActionSpec", "EngineSettings", "FileEntry", "FilterSpec", "JobSpec",
+                     "Priority", "TaskState"), "model"),
     "Batch": "api",
     "Job": "api",
     "JobNotRunning": "api",
@@ -39,16 +53,36 @@ _LAZY = {
 
 __all__ = [
     "ActionSpec",
+    "Batch",
+    "Engine",
+    "EngineEvent",
     "EngineSettings",
     "FileEntry",
     "FilterSpec",
+    "Group",
     "InputError",
+    "Job",
+    "JobFailed",
+    "JobNotRunning",
+    "JobRunner",
     "JobSpec",
     "Priority",
+    "QueueFull",
+    "ResultNotKept",
+    "Stats",
+    "StatsEvent",
+    "Store",
     "StoreError",
+    "Task",
+    "TaskEvent",
     "TaskState",
     "TuiBatchError",
-    *_LAZY,
+    "action",
+    "create_job",
+    "find_duplicates",
+    "plan_job",
+    "register",
+    "scan",
 ]
 
 

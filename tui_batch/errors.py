@@ -23,3 +23,9 @@ class InputError(TuiBatchError, ValueError):
 
 class StoreError(TuiBatchError):
     """The job store cannot be opened or does not hold what was asked for (e.g. unknown job)."""
+
+
+class ControlError(TuiBatchError):
+    """A running job's control socket cannot be served or spoken to: an unsafe runtime
+    folder, a socket path too long, a refused handshake, an op the job refused. The message
+    is meant for the user as it is (the CLI prints it on one line)."""

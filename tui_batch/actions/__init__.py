@@ -14,7 +14,8 @@ an action implies, in one wording for every client).
 
 from __future__ import annotations
 
-from .base import Action, ActionError, TaskContext, make_context
+from .base import Action, ActionError, TaskContext, TaskSkipped, make_context
+from .jobhooks import JobInfo, JobReport, JobTask
 from .leftovers import remove_leftovers
 from .notes import append_note, dedupe_note, default_dedupe, one_output_per_input, plan_notes
 from .output import (
@@ -47,10 +48,14 @@ __all__ = [
     "Action",
     "ActionError",
     "CommandAction",
+    "JobInfo",
+    "JobReport",
+    "JobTask",
     "OutputError",
     "PreparedCommand",
     "PythonAction",
     "TaskContext",
+    "TaskSkipped",
     "action",
     "append_note",
     "atomic_path",

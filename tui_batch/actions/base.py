@@ -17,13 +17,21 @@ from ..errors import InputError, TuiBatchError
 from ..model import ActionSpec, EngineSettings, ExecKind, FileEntry
 from .output import mirror_path
 
-__all__ = ["Action", "ActionError", "TaskContext", "make_context"]
+__all__ = ["Action", "ActionError", "TaskContext", "TaskSkipped", "make_context"]
 
 
 class ActionError(TuiBatchError):
     """An expected task failure: the message is all the user needs (no traceback).
 
     One positional message only, so it pickles back from a process-pool worker.
+    """
+
+
+class TaskSkipped(ActionError):
+    """Raise it to end the task as *skipped* rather than done or failed, with the message as
+    the reason the user sees (``copy`` with ``conflict=skip``: "target exists: ...").
+
+    Nothing is retried, the job does not count it as a failure, and ``resume`` leaves it alone.
     """
 
 
@@ -56,6 +64,15 @@ class TaskContext:
     options: dict[str, str] = field(default_factory=dict)
     task_id: int = 0
     attempt: int = 1
+    job_id: int = 0
+    """The job the task belongs to (0: a bare engine, no job). ``TUI_BATCH_JOB_ID`` for
+    commands."""
+    seq: int = 0
+    """The task's number in its job, 1-based, in scan order and stable across ``resume``
+    (``{#}`` in templates; 0 when the engine runs without a job)."""
+    slot: int = 0
+    """The worker slot running this attempt, 1..N for N workers (``{%}`` in templates; a
+    free slot is reused, lowest first, as GNU parallel does; 0 outside the engine)."""
     cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)
     """Set by the engine when it gives up on the attempt (thread actions only; else None)."""
 
@@ -72,8 +89,16 @@ class Action:
 
     ``writes_output``: the action writes the file named by :meth:`out_path_for` when ``--out``
     is given (defaults to ``needs_out``). ``out_suffix`` is appended to the mirrored name
-    (``gzip`` -> ``.gz``). ``accepts_any_option`` turns off the unknown ``--opt`` check for
+    (``gzip`` -> ``.gz``); ``out_ext`` first replaces the input's extension (``extract-text``:
+    ``a.pdf`` -> ``a.txt``). ``accepts_any_option`` turns off the unknown ``--opt`` check for
     functions that did not declare their options.
+
+    The engine and the preview read the rest of the declaration: ``default_workers`` (used when
+    the user gives no ``-j``; ``None`` = one per CPU), ``repeat_safe`` (running it twice on a
+    file gives the same result: a task that was running at a kill may simply run again; an
+    action that is not, such as ``move``, must make its own steps safe to redo) and
+    ``dedupe_default`` (whether duplicate inputs are skipped unless the user says otherwise;
+    ``None``: the rule of :func:`~.notes.default_dedupe`).
     """
 
     name: str = ""
@@ -83,7 +108,11 @@ class Action:
     options: dict[str, str] = {}
     writes_output: bool = False
     out_suffix: str = ""
+    out_ext: str = ""
     accepts_any_option: bool = False
+    default_workers: int | None = None
+    repeat_safe: bool = True
+    dedupe_default: bool | None = None
 
     def __init__(
         self,
@@ -96,6 +125,10 @@ class Action:
         writes_output: bool | None = None,
         out_suffix: str | None = None,
         accepts_any_option: bool | None = None,
+        out_ext: str | None = None,
+        default_workers: int | None = None,
+        repeat_safe: bool | None = None,
+        dedupe_default: bool | None = None,
     ) -> None:
         # Arguments left None keep the class attributes, so a plugin can declare an action as
         # a subclass with class attributes and a ``func`` method, and be instantiated bare.
@@ -112,6 +145,13 @@ class Action:
         self.accepts_any_option = (
             cls.accepts_any_option if accepts_any_option is None else accepts_any_option
         )
+        self.out_ext = cls.out_ext if out_ext is None else out_ext
+        if self.out_ext and not self.out_ext.startswith("."):
+            raise ValueError(f"action {self.name!r}: out_ext must start with '.', got "
+                             f"{self.out_ext!r}")
+        self.default_workers = cls.default_workers if default_workers is None else default_workers
+        self.repeat_safe = cls.repeat_safe if repeat_safe is None else repeat_safe
+        self.dedupe_default = cls.dedupe_default if dedupe_default is None else dedupe_default
 
     @property
     def ref(self) -> str:
@@ -152,7 +192,15 @@ class Action:
         """
         if not out_dir or not self.writes_output:
             return None
-        return mirror_path(out_dir, root, rel, multi_root) + self.out_suffix
+        return self.output_name(mirror_path(out_dir, root, rel, multi_root))
+
+    def output_name(self, path: str) -> str:
+        """The name this action gives what it writes for ``path``: the extension replaced by
+        ``out_ext`` (``report.pdf`` -> ``report.txt``; a name without one gains it), then
+        ``out_suffix`` appended (``report.txt`` -> ``report.txt.gz``)."""
+        if self.out_ext:
+            path = os.path.splitext(path)[0] + self.out_ext
+        return path + self.out_suffix
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} kind={self.kind.value}>"
@@ -167,6 +215,9 @@ def make_context(
     options: dict[str, str] | None = None,
     task_id: int = 0,
     attempt: int = 1,
+    job_id: int = 0,
+    seq: int = 0,
+    slot: int = 0,
 ) -> TaskContext:
     """Build a context the way the engine does, so tests and the API cannot drift from it."""
     return TaskContext(
@@ -180,4 +231,7 @@ def make_context(
         dict(options or {}),
         task_id,
         attempt,
+        job_id,
+        seq,
+        slot,
     )

@@ -1,5 +1,9 @@
 """The built-in actions (``--action NAME``): copy, checksum, gzip, noop, sleep, fail.
 
+``copy``, ``move`` and ``hardlink`` are in :mod:`.fileops` (conflicts, moves that survive a kill).
+``checksum`` is in :mod:`.checksum`, ``verify`` in :mod:`.verify`, ``compress``,
+``decompress`` and ``gzip`` (``compress format=gzip`` under its old name) in :mod:`.compress`.
+
 Each is a top-level function, so the process pool can find it again by name in a worker.
 Every write goes through :func:`check_output_path` (checked at the moment of writing, since the
 tree may have changed since the preview) and an atomic temporary file.
@@ -12,19 +16,22 @@ nothing, as ``cp`` and ``gzip`` say nothing when all went well.
 from __future__ import annotations
 
 import asyncio
-import gzip as _gzip
-import hashlib
 import math
 import os
-import shutil
 
 import xxhash
 
 from ..errors import InputError
 from ..model import ExecKind
 from .base import Action, ActionError, TaskContext
-from .output import OutputError, atomic_path, atomic_write, check_output_path
+from .checksum import make_checksum
+from .compress import make_compress, make_decompress, make_gzip
+from .extract import description as extract_description
+from .extract import extract_text
+from .fileops import FILEOPS_OPTIONS, check_conflict, copy_file, hardlink_file, move_file
+from .output import OutputError, check_output_path
 from .python import PythonAction
+from .verify import make_verify
 
 __all__ = ["BUILTINS"]
 
@@ -68,83 +75,6 @@ def _target(ctx: TaskContext, action: str) -> str:
         raise OutputError(f"{action}: no output path (give --out DIR)")
     check_output_path(ctx.out_path, ctx.out_dir, ctx.path)
     return ctx.out_path
-
-
-# -- copy ----------------------------------------------------------------------------------
-
-
-def copy_file(ctx: TaskContext) -> str | None:
-    """Copy the file into the output tree, keeping its mode and modification time."""
-    final = _target(ctx, "copy")
-    st = os.stat(ctx.path)
-    with atomic_path(final) as tmp:
-        shutil.copyfile(ctx.path, tmp)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-    return None
-
-
-# -- checksum ------------------------------------------------------------------------------
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb", buffering=0) as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def sum_line(digest: str, name: str) -> str:
-    """``<hex>  <name>`` as ``sha256sum`` prints it: a name holding a backslash, a newline or a
-    carriage return is escaped (``\\\\``, ``\\n``, ``\\r``) and the line starts with a
-    backslash. ``name`` may hold surrogate escapes (a non-UTF-8 name): they stay, so the line
-    encodes back to the name's own bytes (``surrogateescape``), as ``sha256sum`` writes them."""
-    if "\\" in name or "\n" in name or "\r" in name:
-        name = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        return f"\\{digest}  {name}"
-    return f"{digest}  {name}"
-
-
-def checksum(ctx: TaskContext) -> str | None:
-    """SHA-256 of the content, printed as sha256sum prints it (--out: also a .sha256 file).
-
-    The printed line names the path as given (``sha256sum PATH``); the ``.sha256`` file names
-    it under its root, so ``sha256sum -c`` run in the root checks it."""
-    digest = _sha256(ctx.path)
-    if ctx.out_path is not None and ctx.out_dir is not None:
-        final = _target(ctx, "checksum")
-        with atomic_write(final) as f:
-            f.write(sum_line(digest, ctx.rel).encode("utf-8", "surrogateescape") + b"\n")
-    return sum_line(digest, ctx.path)
-
-
-# -- gzip ----------------------------------------------------------------------------------
-
-
-def _check_gzip(options: dict[str, str]) -> None:
-    _int_opt(options, "level", 6, 1, 9)
-
-
-def gzip_file(ctx: TaskContext) -> str | None:
-    """Compress into '<output>.gz', keeping the modification time (like gzip -k)."""
-    final = _target(ctx, "gzip")
-    level = _int_opt(ctx.options, "level", 6, 1, 9)
-    st = os.stat(ctx.path)
-    name = os.path.basename(ctx.path)
-    buf = bytearray(_CHUNK)
-    view = memoryview(buf)
-    with atomic_path(final) as tmp:
-        with open(ctx.path, "rb", buffering=0) as src, open(tmp, "wb") as raw:
-            gz = _gzip.GzipFile(
-                filename=name, mode="wb", compresslevel=level, fileobj=raw,
-                mtime=int(st.st_mtime),
-            )
-            with gz:
-                while True:
-                    n = src.readinto(view)
-                    if not n:
-                        break
-                    gz.write(view[:n])
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-    return None
 
 
 # -- noop / sleep --------------------------------------------------------------------------
@@ -192,21 +122,25 @@ def fail(ctx: TaskContext) -> str | None:
 
 
 def _builtins() -> dict[str, Action]:
-    listing = PythonAction(
-        "checksum", checksum, ExecKind.THREAD, options={}, writes_output=True,
-        out_suffix=".sha256",
-    )
-    listing.dedupe_default = False  # type: ignore[attr-defined]  # a line for every file
     actions: list[Action] = [
         PythonAction(
-            "copy", copy_file, ExecKind.THREAD, needs_out=True, options={},
+            "copy", copy_file, ExecKind.THREAD, needs_out=True, options=FILEOPS_OPTIONS,
+            validate=check_conflict,
         ),
-        listing,
         PythonAction(
-            "gzip", gzip_file, ExecKind.PROCESS, needs_out=True,
-            options={"level": "compression level 1 (fast) .. 9 (small); default 6"},
-            validate=_check_gzip, out_suffix=".gz",
+            "move", move_file, ExecKind.THREAD, needs_out=True, options=FILEOPS_OPTIONS,
+            validate=check_conflict, repeat_safe=False,  # it removes its input: see fileops
         ),
+        PythonAction(
+            "hardlink", hardlink_file, ExecKind.THREAD, needs_out=True,
+            options=FILEOPS_OPTIONS, validate=check_conflict,
+        ),
+        make_checksum(),
+        make_verify(),
+        make_compress(),
+        make_decompress(),
+        make_gzip(),  # compress format=gzip under its old name and options
+        PythonAction("extract-text", extract_text, description=extract_description()),
         PythonAction("noop", noop, ExecKind.ASYNC, options={}),
         PythonAction(
             "sleep", sleep, ExecKind.ASYNC,

@@ -60,6 +60,9 @@ class ActionMeta:
     validate: Callable[[dict[str, str]], None] | None = None
     out_suffix: str = ""
     writes_output: bool | None = None
+    out_ext: str = ""
+    default_workers: int | None = None
+    repeat_safe: bool = True
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
@@ -84,6 +87,9 @@ def action(
     validate: Callable[[dict[str, str]], None] | None = None,
     out_suffix: str = "",
     writes_output: bool | None = None,
+    out_ext: str = "",
+    default_workers: int | None = None,
+    repeat_safe: bool = True,
 ) -> Callable[[F], F]: ...
 
 
@@ -99,6 +105,9 @@ def action(
     validate: Callable[[dict[str, str]], None] | None = None,
     out_suffix: str = "",
     writes_output: bool | None = None,
+    out_ext: str = "",
+    default_workers: int | None = None,
+    repeat_safe: bool = True,
 ) -> Any:
     """Declare how a function runs as an action; the function itself is returned unchanged
     (still a plain importable, picklable function).
@@ -107,7 +116,10 @@ def action(
     ``options``: ``{name: help}`` accepted with ``--opt``; leave it ``None`` to accept any.
     ``validate(options)`` may raise ``InputError('--opt', ...)`` to refuse bad values up front.
     ``needs_out``: the job is refused without ``--out``; the function writes ``ctx.out_path``.
-    ``out_suffix``: appended to the mirrored output name (``'.txt'`` for an extractor).
+    ``out_ext``: replaces the input's extension in the output name (``'.txt'`` for an
+    extractor); ``out_suffix``: appended after it (``'.gz'``).
+    ``default_workers``: the worker count when the user gives none (``None``: one per CPU).
+    ``repeat_safe``: running it again on a file is harmless (say ``False`` otherwise).
     """
     parsed = parse_kind(kind) if kind is not None else None
 
@@ -125,6 +137,9 @@ def action(
             validate=validate,
             out_suffix=out_suffix,
             writes_output=writes_output,
+            out_ext=out_ext,
+            default_workers=default_workers,
+            repeat_safe=repeat_safe,
         )
         setattr(f, META_ATTR, meta)
         return f
@@ -167,6 +182,10 @@ class PythonAction(Action):
         validate: Callable[[dict[str, str]], None] | None = None,
         out_suffix: str | None = None,
         writes_output: bool | None = None,
+        out_ext: str | None = None,
+        default_workers: int | None = None,
+        repeat_safe: bool | None = None,
+        dedupe_default: bool | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"action {name!r}: {func!r} is not callable")
@@ -193,6 +212,11 @@ class PythonAction(Action):
             writes_output=writes_output if writes_output is not None else meta.writes_output,
             out_suffix=out_suffix if out_suffix is not None else meta.out_suffix,
             accepts_any_option=opts is None,
+            out_ext=out_ext if out_ext is not None else meta.out_ext,
+            default_workers=(default_workers if default_workers is not None
+                             else meta.default_workers),
+            repeat_safe=repeat_safe if repeat_safe is not None else meta.repeat_safe,
+            dedupe_default=dedupe_default,
         )
         self.func = func
         self.is_async = is_async

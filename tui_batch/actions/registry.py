@@ -279,7 +279,11 @@ def resolve_action(spec: ActionSpec) -> Action:
     if spec.template is not None:
         return CommandAction(spec.template, shell=spec.shell)
     assert spec.name is not None  # spec.check() guarantees one of the two
-    return _lookup(spec.name)
+    action = _lookup(spec.name)
+    # an action whose outputs depend on its options (compress format=zstd -> .zst) returns a
+    # copy declaring them (see actions/jobhooks.py); its workers still resolve it by name
+    bind = getattr(action, "for_options", None)
+    return bind(dict(spec.options)) if callable(bind) else action
 
 
 # -- process pool --------------------------------------------------------------------------

@@ -52,10 +52,12 @@ def demo_cmd(headless: bool, db: str | None, keep: bool, delay: float) -> None:
             finally:
                 store.close()
         else:
+            from ..service.handover import before_hand_over
             from ..ui import run_tui
 
+            before_hand_over(tree.keep_now)  # its jobs may run in the service: keep the tree
             code = run_tui(root=tree.folder, spec=spec, db=store_path, start="form")
-        if keep:
+        if tree.keep:
             # headless: the run's own summary already said how to resume
             for line in kept_report(tree.folder, store_path, resume=tui):
                 click.echo(line)

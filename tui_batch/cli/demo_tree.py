@@ -163,8 +163,10 @@ DEMO_DB_NAME = ".tui-batch-demo.db"
 
 _REAPER = (
     "import shutil, sys\n"
-    "sys.stdin.buffer.read()\n"  # returns at EOF: the demo process has ended, however it ended
-    "shutil.rmtree(sys.argv[1], ignore_errors=True)\n"
+    # read() returns at EOF: the demo process has ended, however it ended; "keep" first
+    # (keep_now: a job runs in the tree elsewhere) leaves the tree in place
+    "if sys.stdin.buffer.read() != b'keep':\n"
+    "    shutil.rmtree(sys.argv[1], ignore_errors=True)\n"
 )
 
 
@@ -197,6 +199,16 @@ class DemoTree:
                 start_new_session=True, close_fds=True,
             )
         make_demo_tree(self.folder)
+
+    def keep_now(self, *_job: object) -> None:
+        """Keep the tree after all (a job of the demo was handed to the service, which
+        runs it after this process has gone): the reaper is told to leave it."""
+        self.keep = True
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None and reaper.stdin is not None:
+            with contextlib.suppress(OSError):
+                reaper.stdin.write(b"keep")
+                reaper.stdin.close()
 
     def close(self) -> None:
         """Remove the tree now (unless kept) and let the reaper go."""

@@ -23,8 +23,8 @@ from ..store import Store
 from .progress import Reporter
 from .task_output import OutputChoice, TaskOutput
 
-__all__ = ["make_output", "reporter_style", "run_headless", "run_runner", "stdout_closed",
-           "want_tui"]
+__all__ = ["make_output", "print_report", "reporter_style", "run_headless", "run_runner",
+           "stdout_closed", "want_tui"]
 
 
 def want_tui(as_json: bool, headless: bool, choice: OutputChoice | None = None) -> bool:
@@ -79,8 +79,21 @@ async def run_runner(runner: JobRunner, style: str, choice: OutputChoice | None 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await runner.aclose()
+    print_report(runner, style)
     reporter.finish(code)
     return code
+
+
+def print_report(runner: JobRunner, style: str) -> None:
+    """What the action said when the job ended (``verify``: missing files; ``checksum``: the
+    manifest written), on stderr before the summary: plain lines, or JSON events."""
+    import json
+
+    for line in runner.report:
+        if style == "json":
+            line = json.dumps({"event": "report", "job": runner.job_id, "message": line})
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def run_headless(store: Store, job_id: int, style: str, workers: int | None = None,

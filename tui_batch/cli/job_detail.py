@@ -4,7 +4,8 @@ Why a module of its own: the job list says *that* a job failed; this says what i
 filter as the flags that select the same files, the action, the settings that differ from the
 defaults), when it ran and how fast, and *why* each task failed: its last stderr line, the
 line a person looks for first (the whole output is one ``tui-batch log`` away). Read-only,
-like the list.
+like the list. A job in a scheduler also shows its group and the jobs it runs after; a Python
+call job is shown by :mod:`.call_detail`.
 """
 
 from __future__ import annotations
@@ -112,11 +113,12 @@ def _failures(store: Store, failed: list[TaskRecord]) -> list[dict[str, Any]]:
 def job_info(store: Store, job: JobRecord, running: bool, pid: int | None) -> dict[str, Any]:
     """Everything `jobs JOB` shows, as one JSON-ready dict."""
     from ..jobs import resume_command
-    from ..store import effective_counts, effective_state, tasks_left
+    from ..jobs.deps import shown_state
+    from ..store import effective_counts, tasks_left
 
     counts = effective_counts(store.task_counts(job.id), running)
     left = tasks_left(counts)
-    state = effective_state(job.state, running)
+    state = shown_state(job.spec, job.state, running)
     started, ended = store.job_span(job.id)
     finished = state != "running"
     end = (ended if finished else time.time()) if started is not None else None
@@ -125,24 +127,57 @@ def job_info(store: Store, job: JobRecord, running: bool, pid: int | None) -> di
     failed = store.load_tasks(job.id, states=["failed"])
     hint = resume_command(job.id, store.path)
     spec = job.spec
+    from .call_detail import sched_part
+
+    sched = sched_part(store, job)
     return {
-        "id": job.id, "name": job.name, "state": state, "pid": pid, "error": job.error,
+        "id": job.id, "kind": "files", "name": job.name, "state": state, "pid": pid,
+        "error": job.error, **sched,
         "created_at": job.created_at, "updated_at": job.updated_at, "started_at": started,
         "ended_at": ended if finished else None, "elapsed": elapsed,
         "files_per_s": round(n_done / elapsed, 3) if elapsed else None,
         "total": sum(counts.values()), "counts": counts, "left": left,
-        "resume": hint if left and not running else None,
+        "resume": hint if left and not running and state != "dependency failed" else None,
         "roots": (spec.get("filter") or {}).get("roots") or [],
         "filter": spec.get("filter") or {}, "action": spec.get("action") or {},
         "settings": spec.get("settings") or {}, "watch": spec.get("watch"),
         "failed": len(failed), "failures": _failures(store, failed[:FAILURES_SHOWN]),
         "log_failed": hint.replace("tui-batch resume", "tui-batch log", 1) + " --failed",
+        "steps": _steps(store, job),
     }
+
+
+def _steps(store: Store, job: JobRecord) -> list[dict[str, Any]] | None:
+    """A pipeline's steps, in order: the action (its ``[[steps]]`` table) and the counts of
+    its tasks by state (tasks are made as the previous step succeeds). None: one action."""
+    raw = job.spec.get("steps")
+    if not raw:
+        return None
+    counts = store.step_counts(job.id, len(raw))
+    out = []
+    for k, (table, c) in enumerate(zip(raw, counts, strict=False), 1):
+        try:
+            label = ActionSpec.from_dict({x: table[x] for x in ("name", "template", "shell",
+                                                                "options") if x in table}).label
+        except Exception:  # a step this version cannot read
+            label = "?"
+        out.append({"step": k, "action": label, "keep": table.get("keep", True),
+                    "total": sum(c.values()), "counts": c, "spec": table})
+    return out
 
 
 def show_job(store: Store, job: JobRecord, running: bool, pid: int | None,
              as_json: bool) -> None:
     """Print one job: as text, or as one JSON object."""
+    if job.spec.get("kind") == "call":
+        from .call_detail import call_info, show_call
+
+        call = call_info(store, job, running, pid)
+        if as_json:
+            click.echo(json.dumps(call))
+        else:
+            show_call(call)
+        return
     info = job_info(store, job, running, pid)
     if as_json:
         click.echo(json.dumps(info))
@@ -153,12 +188,26 @@ def show_job(store: Store, job: JobRecord, running: bool, pid: int | None,
         state += f" (in process {pid})"
     echo = click.echo
     echo(f"job {job.id}{name}: {state}")
-    if info["error"]:
+    if info["reason"]:  # the scheduler's word: what it waits for, why it did not run
+        echo(f"  reason    {info['reason']}")
+    elif info["error"]:
         echo(f"  error     {info['error']}")
+    from .call_detail import sched_lines
+
+    for line in sched_lines(info):
+        echo(line)
     echo(f"  roots     {' '.join(display_path(r) for r in info['roots']) or '-'}")
     try:
         echo(f"  filter    {filter_flags(FilterSpec.from_dict(info['filter']))}")
-        echo(f"  action    {ActionSpec.from_dict(info['action']).label}")
+        if info["steps"]:
+            for st in info["steps"]:
+                sc = st["counts"]
+                parts = [f"{k} {v:,}" for k, v in sc.items() if v]
+                keep = "" if st["keep"] else "  (output removed once used)"
+                echo(f"  step {st['step']:<4} {st['action']}: {sc.get('done', 0):,}/"
+                     f"{st['total']:,}" + (f" ({', '.join(parts)})" if parts else "") + keep)
+        else:
+            echo(f"  action    {ActionSpec.from_dict(info['action']).label}")
         settings = EngineSettings.from_dict(info["settings"])
         echo(f"  settings  {settings_text(settings)}")
         if settings.out_dir:

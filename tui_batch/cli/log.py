@@ -6,6 +6,14 @@ kept with the job (up to ``--max-output``), and this reads it back the way pueue
 GNU parallel's grouping do: a task's stdout on our stdout, its stderr on our stderr, exactly;
 a header per block on stderr when more than one is shown. ``-f`` follows a running task or
 job (:mod:`.log_follow`). Read-only: it works on a store the user may only read.
+
+A pipeline job (``[[steps]]``, ``--then``) has one task per step of each file. A task named by
+id is that one step. A file named by PATH (any step's input path: the scanned file, or an
+intermediate output under ``--out``) means the file: every step of it that was made, in step
+order, each block under a header naming its step and the step's action
+(``== task 7 step 2 [compress] (done): out/a.txt ==``), even when only one step ran so far;
+``-f`` on it also follows the steps made while it runs. Every header of a pipeline job names
+the step; ``--json`` objects carry ``step`` (from 1) and ``action``.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import click
 from ..errors import StoreError
 from ..model.logfiles import DEFAULT_MAX_OUTPUT
 from ..store import AttemptRecord, JobRecord, Store, TaskRecord
-from .log_show import Shown, Writer, json_object, read_attempt
+from .log_show import Shown, Writer, json_object, read_attempt, step_words
 from .options import CONTEXT, fail
 from .progress import display_path
 from .stores import open_store_readonly
@@ -44,11 +52,23 @@ class Pick:
     as_json: bool = False
     alive: bool = False  # a process runs the job now
     python_action: bool = False  # its output is the text each call returned
+    steps: tuple[tuple[str, bool], ...] = ()
+    """A pipeline's steps: each one's action label and whether it is Python code (its
+    output is the text each call returned); empty for a job of one action."""
 
     def read(self, store: Store, task: TaskRecord, a: AttemptRecord) -> Shown:
         """One attempt's output, as this job keeps it."""
-        return read_attempt(store, self.job_id, task, a, self.cap,
-                            python_action=self.python_action)
+        python = self.python_action
+        if 0 <= task.step < len(self.steps):
+            python = self.steps[task.step][1]
+        return read_attempt(store, self.job_id, task, a, self.cap, python_action=python)
+
+    def step_of(self, task: TaskRecord) -> str | None:
+        """``step 2 [compress]`` for a pipeline's task, None for a job of one action."""
+        if not self.steps:
+            return None
+        label = self.steps[task.step][0] if 0 <= task.step < len(self.steps) else "?"
+        return step_words(task.step, label)
 
     def attempts(self, atts: Sequence[AttemptRecord], ended_only: bool) -> list[AttemptRecord]:
         """The attempts of one task to show."""
@@ -92,11 +112,17 @@ def show_one(writer: Writer, pick: Pick, s: Shown) -> None:
     if pick.as_json:
         import json
 
-        writer.out.write(json.dumps(json_object(pick.job_id, s)).encode() + b"\n")
+        obj = json_object(pick.job_id, s)
+        if pick.steps:
+            k = s.task.step
+            obj["step"] = k + 1
+            obj["action"] = pick.steps[k][0] if 0 <= k < len(pick.steps) else None
+        writer.out.write(json.dumps(obj).encode() + b"\n")
         writer.out.flush()
         return
     if pick.headed:
-        writer.header(s, with_attempt=pick.all_attempts or pick.attempt is not None)
+        writer.header(s, with_attempt=pick.all_attempts or pick.attempt is not None,
+                      step=pick.step_of(s.task))
     writer.show(s, pick.cap, pick.job_id)
 
 
@@ -137,7 +163,16 @@ def _chunks(tasks: Sequence[TaskRecord]) -> Iterator[Sequence[TaskRecord]]:
 def resolve_tasks(store: Store, job_id: int, args: Sequence[str]) -> list[TaskRecord]:
     """The tasks named by ``args``: task ids, or paths (as given to the job, relative to the
     current folder, or under the task's root). Exit 2 naming the first unknown one."""
+    return resolve_files(store, job_id, args, whole_files=False)[0]
+
+
+def resolve_files(store: Store, job_id: int, args: Sequence[str], *,
+                  whole_files: bool) -> tuple[list[TaskRecord], set[int]]:
+    """:func:`resolve_tasks`, and with ``whole_files`` (a pipeline) a path names its file:
+    every step's task of that file, in step order. Returns the tasks and the files named by
+    path (their ``seq``), whose later steps a follower shows too."""
     found: list[TaskRecord] = []
+    files: set[int] = set()
     index: _PathIndex | None = None
     for arg in args:
         task = None
@@ -148,12 +183,17 @@ def resolve_tasks(store: Store, job_id: int, args: Sequence[str]) -> list[TaskRe
                 task = None
             if task is not None and task.job_id != job_id:
                 task = None
+        picked = [task] if task is not None else []
         if task is None:
             index = index or _PathIndex(store.load_tasks(job_id))
             task = index.find(arg, job_id)
-        if all(t.id != task.id for t in found):
-            found.append(task)
-    return found
+            picked = index.steps_of(task) if whole_files else [task]
+            if whole_files:
+                files.add(task.seq)
+        for t in picked:
+            if all(f.id != t.id for f in found):
+                found.append(t)
+    return found, files
 
 
 class _PathIndex:
@@ -163,11 +203,22 @@ class _PathIndex:
         self.by_path: dict[str, TaskRecord] = {}
         self.by_abs: dict[str, TaskRecord] = {}
         self.by_rel: dict[str, list[TaskRecord]] = {}
+        self.tasks = tasks
+        self._by_seq: dict[int, list[TaskRecord]] | None = None
         for t in tasks:
             self.by_path.setdefault(t.path, t)
             self.by_path.setdefault(os.path.normpath(t.path), t)
             self.by_abs.setdefault(os.path.abspath(t.path), t)
             self.by_rel.setdefault(os.path.normpath(t.rel), []).append(t)
+
+    def steps_of(self, task: TaskRecord) -> list[TaskRecord]:
+        """Every step's task of ``task``'s file (a pipeline keeps a file's ``seq`` at every
+        step), first step first."""
+        if self._by_seq is None:
+            self._by_seq = {}
+            for t in self.tasks:
+                self._by_seq.setdefault(t.seq, []).append(t)
+        return sorted(self._by_seq.get(task.seq, [task]), key=lambda t: (t.step, t.id))
 
     def find(self, arg: str, job_id: int) -> TaskRecord:
         norm = os.path.normpath(arg) if arg else arg
@@ -204,25 +255,29 @@ def log_cmd(job_id: int, tasks: tuple[str, ...], attempt: int | None, all_attemp
             failed: bool, follow: bool, as_json: bool, db: str | None) -> None:
     """What the tasks of job JOB printed: the last attempt's stdout on stdout and its
     stderr on stderr, byte for byte. Name tasks by id or path; without any, every task that
-    printed something, each under a header (on stderr). -f follows a running task or job."""
+    printed something, each under a header (on stderr). -f follows a running task or job.
+    In a pipeline, a PATH means its file: every step of it, each under a header naming the
+    step."""
     from ..store import job_liveness
 
     if attempt is not None and all_attempts:
         fail("--attempt", "give --attempt N or --all-attempts, not both")
     store, job = load_job(db, job_id)
     try:
-        named = resolve_tasks(store, job_id, tasks) if tasks else None
+        steps = _steps(job.spec)
+        named, files = (resolve_files(store, job_id, tasks, whole_files=bool(steps))
+                        if tasks else (None, set()))
         alive = job_liveness(store, job_id, spec=job.spec, state=job.state)[0]
         chosen = named
         if chosen is None:
             chosen = store.load_tasks(job_id, states=["failed"] if failed else None)
         elif failed:
             chosen = [t for t in chosen if t.state == "failed"]
-        single = named is not None and len(named) == 1 and not failed
+        single = named is not None and len(named) == 1 and not failed and not files
         python = (job.spec.get("action") or {}).get("template") is None
         pick = Pick(job_id, job_cap(job), attempt, all_attempts, failed, named is not None,
                     headed=not (single and not all_attempts), as_json=as_json, alive=alive,
-                    python_action=python)
+                    python_action=python, steps=steps)
         if attempt is not None and named:
             _check_attempt(store, named, attempt)
         writer = Writer()
@@ -233,7 +288,8 @@ def log_cmd(job_id: int, tasks: tuple[str, ...], attempt: int | None, all_attemp
                 if single and named is not None and attempt is None and not all_attempts:
                     follow_task(store, writer, pick, named[0])
                 else:
-                    follow_job(store, writer, pick, chosen if named is not None else None)
+                    follow_job(store, writer, pick, chosen if named is not None else None,
+                               files=files)
             except KeyboardInterrupt:
                 sys.exit(130)
             return
@@ -242,6 +298,25 @@ def log_cmd(job_id: int, tasks: tuple[str, ...], attempt: int | None, all_attemp
             writer.note(_nothing(job_id, named is not None, failed))
     finally:
         store.close()
+
+
+def _steps(spec: dict[str, object]) -> tuple[tuple[str, bool], ...]:
+    """A pipeline job's steps as :attr:`Pick.steps` (empty for a job of one action)."""
+    from ..model import ActionSpec
+
+    raw = spec.get("steps")
+    if not isinstance(raw, list) or not raw:
+        return ()
+    out = []
+    for table in raw:
+        table = table if isinstance(table, dict) else {}
+        try:
+            label = ActionSpec.from_dict({k: table[k] for k in ("name", "template", "shell",
+                                                                "options") if k in table}).label
+        except Exception:  # a step this version cannot read
+            label = "?"
+        out.append((label, table.get("template") is None))
+    return tuple(out)
 
 
 def _check_attempt(store: Store, tasks: Sequence[TaskRecord], n: int) -> None:

@@ -13,7 +13,7 @@ since the last poll are read (``attempts_after``), plus the few that were runnin
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import replace
 
 from ..model import TaskState
@@ -56,11 +56,12 @@ class _Stream:
         """Write what the attempt added since the last poll (nothing if its slot has
         moved on: the attempt has ended, and :meth:`finish` writes the rest)."""
         store, job_id = self.store, self.pick.job_id
-        live = store.live_attempt(job_id, self.task.id, self.n)
+        step = self.task.step
+        live = store.live_attempt(job_id, self.task.id, self.n, step=step)
         if live is None:
             return
         got = self._read(live)
-        if store.live_attempt(job_id, self.task.id, self.n) != live:
+        if store.live_attempt(job_id, self.task.id, self.n, step=step) != live:
             return
         self._write(got)
 
@@ -105,7 +106,8 @@ def follow_task(store: Store, writer: Writer, pick: Pick, task: TaskRecord) -> N
                 a = nxt[0]
                 if (a.n > 1 or done_n) and not pick.as_json:
                     nothing = Output(b"", 0)
-                    writer.header(Shown(task, a, nothing, nothing), with_attempt=True)
+                    writer.header(Shown(task, a, nothing, nothing), with_attempt=True,
+                                  step=pick.step_of(task))
                 current = _Stream(store, writer, pick, task, a)
             elif task.state in _TERMINAL or not alive:
                 return
@@ -124,9 +126,11 @@ def follow_task(store: Store, writer: Writer, pick: Pick, task: TaskRecord) -> N
 
 
 def follow_job(store: Store, writer: Writer, pick: Pick,
-               tasks: Sequence[TaskRecord] | None) -> None:
+               tasks: Sequence[TaskRecord] | None, *, files: Set[int] = frozenset()) -> None:
     """What the job's tasks printed so far, then each attempt's output as it ends, in
-    completion order, until no process runs the job. ``tasks``: only these."""
+    completion order, until no process runs the job. ``tasks``: only these, and (a
+    pipeline) the tasks of every step of the files in ``files`` (by ``seq``), made later
+    too. Every step's attempts are rows of the job, so a whole job is followed step and all."""
     job_id = pick.job_id
     only = None if tasks is None else {t.id for t in tasks}
     mark = store.attempt_mark()
@@ -155,10 +159,17 @@ def follow_job(store: Store, writer: Writer, pick: Pick,
         ended.sort(key=lambda a: (a.ended_at or 0.0, a.task_id, a.n))
         for a in ended:
             key = (a.task_id, a.n)
-            if key in shown or (only is not None and a.task_id not in only):
+            if key in shown:
                 continue
+            task = None
+            if only is not None and a.task_id not in only:
+                if not files:
+                    continue
+                task = store.get_task(a.task_id)
+                if task.seq not in files:
+                    continue
             shown.add(key)
-            task = store.get_task(a.task_id)
+            task = task or store.get_task(a.task_id)
             if pick.failed and a.state not in ("failed", "queued"):
                 continue
             s = pick.read(store, task, a)

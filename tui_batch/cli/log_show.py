@@ -21,7 +21,7 @@ from .progress import display_path
 
 __all__ = [
     "Shown", "Writer", "attempt_label", "json_object", "last_line", "read_attempt",
-    "text_field",
+    "step_words", "text_field",
 ]
 
 
@@ -74,12 +74,12 @@ def _live(store: Store, job_id: int, task: TaskRecord, a: AttemptRecord, cap: in
           stream: str) -> Output | None:
     """What a running (or killed while running) attempt wrote so far, from its slot's live
     record; None if no record names it any more."""
-    live = store.live_attempt(job_id, task.id, a.n)
+    live = store.live_attempt(job_id, task.id, a.n, step=task.step)
     if live is None:
         return None
     data = store.follow_bytes(job_id, live, stream, 0)
     # read first, then check the record still names it: the slot may have moved on meanwhile
-    if store.live_attempt(job_id, task.id, a.n) != live:
+    if store.live_attempt(job_id, task.id, a.n, step=task.step) != live:
         return None
     return Output(data[:cap], len(data))
 
@@ -94,10 +94,20 @@ def read_attempt(store: Store, job_id: int, task: TaskRecord, a: AttemptRecord,
         err = _live(store, job_id, task, a, cap, "stderr")
         if out is not None and err is not None:
             return Shown(task, a, out, err, running=a.state == "running")
-    out = store.output(job_id, a, "stdout")
+    out = store.output(job_id, a, "stdout", step=task.step)
     if python_action and a.log is None and out.data and not out.data.endswith(b"\n"):
         out = Output(out.data + b"\n", out.total + 1)
-    return Shown(task, a, out, store.output(job_id, a, "stderr"), running=a.state == "running")
+    err = store.output(job_id, a, "stderr", step=task.step)
+    return Shown(task, a, out, err, running=a.state == "running")
+
+
+def step_words(step: int, label: str) -> str:
+    """``step 2 [gzip -9 {}]``: a pipeline step (0-based ``step``) as a header says it, the
+    action shortened to one line of at most 40 characters."""
+    text = " ".join(label.split())
+    if len(text) > 40:
+        text = text[:39] + "…"
+    return f"step {step + 1} [{text}]"
 
 
 def text_field(data: bytes) -> tuple[str, bool]:
@@ -160,11 +170,14 @@ class Writer:
         self.err.write(line.encode("utf-8", "backslashreplace") + b"\n")
         self.err.flush()
 
-    def header(self, s: Shown, *, with_attempt: bool) -> None:
-        """``== task 12 attempt 2 (failed, exit 1): sub/a.txt ==``."""
+    def header(self, s: Shown, *, with_attempt: bool, step: str | None = None) -> None:
+        """``== task 12 attempt 2 (failed, exit 1): sub/a.txt ==``; a pipeline's task
+        says its step and the step's action (``step``: :func:`step_words`)."""
         a = s.attempt
         n = f" attempt {a.n}" if with_attempt or a.n > 1 else ""
-        line = f"== task {s.task.id}{n} ({attempt_label(a)}): {display_path(s.task.path)} =="
+        where = f" {step}" if step else ""
+        line = (f"== task {s.task.id}{where}{n} ({attempt_label(a)}):"
+                f" {display_path(s.task.path)} ==")
         if self.err_tty:
             line = f"\x1b[1m{line}\x1b[0m"
         self.note(line)

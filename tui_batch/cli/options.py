@@ -10,13 +10,15 @@ and exit code 2.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
 
 from ..errors import InputError
-from ..model import ActionSpec, EngineSettings, JobSpec, Priority
+from ..model import ActionSpec, EngineSettings, JobSpec, Priority, StepSpec
+from .context import CONTEXT
 from .task_output import OutputChoice
 
 __all__ = [
@@ -24,8 +26,6 @@ __all__ = [
     "output_choice", "output_options",
 ]
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-"""click context settings of the group and of every command."""
 
 
 def fail(field: str, message: str) -> NoReturn:
@@ -60,12 +60,16 @@ def action_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """What to run on each file: the action flags."""
     opts = [
         click.option("--exec", "-x", "exec_", metavar="TEMPLATE",
-                     help="Command per file: {} {/} {//} {.} {/.} {out} {out.EXT}."),
+                     help="Command per file: {} {/} {//} {.} {/.} {out} {out.EXT} {#} {%}."),
         click.option("--shell", is_flag=True,
                      help="Run the template with sh -c (names passed as arguments, never pasted)."),
         click.option("--action", "-a", "action_name", metavar="NAME",
                      help="Built-in, plugin or module:function action."),
-        click.option("--opt", multiple=True, metavar="KEY=VALUE", help="Action option."),
+        click.option("--opt", multiple=True, metavar="KEY=VALUE",
+                     help="Action option (of the first step, with --then)."),
+        click.option("--then", multiple=True, metavar="NAME_OR_TEMPLATE",
+                     help="Then run this on each file's output (repeatable: a pipeline; an "
+                          "action name or module:function, else a template naming {})."),
         click.option("--recipe", metavar="FILE.toml", help="Load the job from a recipe file."),
     ]
     for o in reversed(opts):
@@ -163,6 +167,7 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
     cli_action = kw.get("exec_") is not None or kw.get("action_name") is not None
     rflt: FilterSpec | None = None
     raction: ActionSpec | None = None
+    rsteps: list[StepSpec] = []
     settings = EngineSettings()
     if recipe is not None:
         with recipe.blame():
@@ -170,6 +175,8 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
             rflt = filter_from_dict(recipe.table("filter"), check_roots=not roots)
             if recipe.table("action"):
                 raction = ActionSpec.from_dict(recipe.table("action"), partial=cli_action)
+            rsteps = [StepSpec.from_dict(t, i)
+                      for i, t in enumerate(recipe.data.get("steps") or (), 1)]
             settings = EngineSettings.from_dict(recipe.table("settings"))
 
     exts: list[str] = []
@@ -210,12 +217,21 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
                      **_parse_opts(kw.get("opt") or ())},
         )
         action.check()
+    elif kw.get("then"):
+        fail("--then", "give the first step with --exec TEMPLATE or --action NAME")
+    elif rsteps:  # the recipe's pipeline; --opt and --shell are about its first step
+        action = rsteps[0].action
+        action.shell = action.shell or bool(kw.get("shell"))
+        action.options.update(_parse_opts(kw.get("opt") or ()))
     elif raction is not None:
         action = raction
         action.shell = action.shell or bool(kw.get("shell"))
         action.options.update(_parse_opts(kw.get("opt") or ()))
     else:
         fail("--exec", "no action: give --exec TEMPLATE or --action NAME")
+    # A command-line action replaces the recipe's action or steps, --then included.
+    steps = [StepSpec(action), *(StepSpec(then_action(v, bool(kw.get("shell"))))
+                                 for v in kw.get("then") or ())] if cli_action else rsteps
 
     for key, attr in (("workers", "workers"), ("retries", "retries"), ("backoff", "backoff"),
                       ("timeout", "timeout"), ("halt_after", "halt_after_failures"),
@@ -239,4 +255,31 @@ def build_spec(roots: Sequence[str], kw: dict[str, Any]) -> JobSpec:
         settings.out_dir = os.path.abspath(settings.out_dir)
         check_out_dir(flt.roots, settings.out_dir)
     name = recipe.data.get("name") if recipe is not None else None
-    return JobSpec(filter=flt, action=action, settings=settings, name=name)
+    spec = JobSpec(filter=flt, action=action, settings=settings, name=name)
+    if len(steps) > 1:
+        from ..jobs.recipe import check_steps
+
+        spec.set_steps(steps)
+        if recipe is not None and not cli_action:
+            with recipe.blame():
+                check_steps(spec)
+        else:
+            check_steps(spec)
+    return spec
+
+
+_MODULE_FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def then_action(value: str, shell: bool = False) -> ActionSpec:
+    """A ``--then`` value: a built-in, plugin or registered action's name, or
+    ``module:function``, is that action; anything else is a command template (run with
+    ``sh -c`` when ``--shell`` is given)."""
+    from ..actions import list_actions
+
+    text = value.strip()
+    if not text:
+        fail("--then", "empty: give an action name or a command template")
+    if _MODULE_FUNCTION.match(text) or text in {a.name for a in list_actions()}:
+        return ActionSpec(name=text)
+    return ActionSpec(template=value, shell=shell)

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 import humanize
 
 from ..engine import Engine, EngineEvent, Event, Stats, StatsEvent, TaskEvent
-from ..jobs import resume_advice, resume_hint
+from ..jobs import Pipeline, counts_text, resume_advice, resume_hint
 from ..model import TaskState
 
 if TYPE_CHECKING:
@@ -106,8 +106,16 @@ class Reporter:
         if self.output is not None:
             self.output.before_block = self._clear_bar
             self.output.after_block = self._redraw_bar
+        self._steps = engine if isinstance(engine, Pipeline) else None
+        """A pipeline job: per-step counts on the progress lines, ``step`` in JSON events."""
         engine.subscribe(self.on_event)
         self._first_line()
+
+    def _line(self, st: Stats) -> str:
+        """The counts of a progress line (with a pipeline's per-step counts after them)."""
+        if self._steps is None:
+            return stats_line(st)
+        return f"{stats_line(st)}  {counts_text(self._steps)}"
 
     def _first_line(self) -> None:
         """Before any progress: say what the user did not write (the path appended)."""
@@ -163,6 +171,8 @@ class Reporter:
                 obj["reason"] = ev.reason
             if ev.duration is not None:
                 obj["duration"] = round(ev.duration, 6)
+            if self._steps is not None:
+                obj["step"] = (self._steps.step_of(ev.task_id) or 0) + 1  # counted from 1
             if captured is not None and self.output is not None and self.output.wants_json:
                 from .task_output import json_fields
 
@@ -194,12 +204,12 @@ class Reporter:
             now = time.monotonic()
             if now - self._last_line >= self.line_interval:
                 self._last_line = now
-                self.err.write(f"job {self.job_id}: {stats_line(st)}\n")
+                self.err.write(f"job {self.job_id}: {self._line(st)}\n")
                 self.err.flush()
 
     def _draw_bar(self, st: Stats) -> None:
         width = shutil.get_terminal_size((80, 24)).columns
-        text = stats_line(st)
+        text = self._line(st)
         frac = st.finished_count / st.total if st.total else 1.0
         bar_w = max(10, min(30, width - len(text) - 8))
         filled = int(frac * bar_w)
@@ -237,7 +247,7 @@ class Reporter:
             self._draw_bar(st)
             self.err.write("\n")
         word = {0: "finished", 1: "finished with failures", 130: "interrupted"}.get(code, "ended")
-        self.err.write(f"job {self.job_id} {word}: {stats_line(st)}\n")
+        self.err.write(f"job {self.job_id} {word}: {self._line(st)}\n")
         if resumable:
             self.err.write(f"resume with: {hint}\n" if hint is not None
                            else f"{resume_advice(self.job_id, self.db)}\n")

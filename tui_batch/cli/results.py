@@ -8,6 +8,11 @@ written to a temporary name beside it and renamed into place, so a reader sees t
 the new one; a task that runs again (a retry, a resume, a watch's new version of the file)
 replaces its files.
 
+A pipeline (``[[steps]]``, ``--then``) files each step apart: ``DIR/<rel>/step-<N>/stdout``,
+``stderr`` and ``exitval``, N counted from 1, ``<rel>`` the scanned file's (not an intermediate
+output's) for every step, so ``DIR/report.pdf/step-2/exitval`` is what step 2 did to
+``report.pdf``.
+
 Where DIR may be (:func:`check_results_dir`): not an input root (``DIR/a.txt/stdout`` cannot be
 made beside the input ``a.txt``), and not the ``--out`` folder, inside it or around it (the same
 clash with the outputs). Inside a root it is fine: it is left out of the scan, and out of a
@@ -89,12 +94,16 @@ class ResultsDir:
         self.errors = 0
         """Tasks whose files could not be written (said once, on stderr)."""
 
-    def write(self, task: Task, cap: Captured, multi_root: bool) -> None:
-        """The task's three files, each replaced atomically."""
-        rel = tag_name(task, multi_root)
+    def write(self, task: Task, cap: Captured, multi_root: bool, *, step: int | None = None,
+              name: str | None = None) -> None:
+        """The task's three files, each replaced atomically. A pipeline's task: ``step``
+        (0-based) and ``name``, its file's (:func:`tag_name` of its first-step task)."""
+        rel = name or tag_name(task, multi_root)
         if os.path.isabs(rel) or ".." in rel.split(os.sep):
             return  # not a path inside its root: never aim a file outside DIR
         where = os.path.join(self.folder, rel)
+        if step is not None:
+            where = os.path.join(where, f"step-{step + 1}")
         try:
             os.makedirs(where, exist_ok=True)
             for name, data in (("stdout", cap.stdout), ("stderr", cap.stderr),

@@ -29,6 +29,7 @@ from .options import (
 )
 from .progress import display_path
 from .stores import open_store
+from .task_output import OutputChoice
 
 __all__ = ["run_cmd"]
 
@@ -39,16 +40,32 @@ __all__ = ["run_cmd"]
 @action_options
 @engine_options
 @output_options
+@click.option("--job-name", metavar="NAME",
+              help="Name the job (shown by `tui-batch jobs`; --name is the file-name filter).")
+@click.option("--after", multiple=True, type=int, metavar="JOB",
+              help="Start only once job JOB is done (repeatable); if it fails, this job ends "
+                   "'dependency failed'. The files are chosen when the job is stored.")
 @click.option("--dry-run", is_flag=True, help="Show what would run; run nothing.")
+@click.option("--detach", is_flag=True,
+              help="Hand the job to the per-user service (started on first use) and print its "
+                   "id at once; it outlives this terminal (tui-batch attach JOB).")
+@click.option("--group", metavar="NAME",
+              help="With --detach: run in the service's group NAME (tui-batch group add).")
 def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool,
-            headless: bool, **kw: Any) -> None:
+            headless: bool, job_name: str | None, after: tuple[int, ...], **kw: Any) -> None:
     """Run an action on every matching file under ROOTS (default: the current folder).
 
     Headless, each task's output is printed when it ends, as one block (stdout on stdout,
     stderr on stderr); progress and messages go to stderr. -k, --tag, --quiet and --results
-    imply --headless."""
+    imply --headless. With --after, the job is stored at once, waits in the foreground
+    (state 'waiting'; Ctrl-C leaves it resumable) and runs once those jobs are done."""
     choice = output_choice(kw)
+    detach, group = kw.pop("detach", False), kw.pop("group", None)
     spec = build_spec(roots, kw)
+    if job_name is not None:
+        if not job_name.strip():
+            fail("--job-name", "must not be empty")
+        spec.name = job_name
     if choice.results is not None and not dry_run:
         from dataclasses import replace
 
@@ -57,6 +74,14 @@ def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool
         folder = check_results_dir(choice.results, spec.filter.roots, spec.settings.out_dir)
         fence_off(spec, folder)
         choice = replace(choice, results=folder)
+    if (detach or group is not None) and not dry_run:
+        from .detach import check_detach_flags, run_detached
+
+        check_detach_flags(detach, group, choice)
+        sys.exit(run_detached(spec, db, as_json=as_json, group=group, after=after,
+                              create=_plan_and_create))
+    if after:
+        sys.exit(_run_after(spec, after, db, as_json, headless, dry_run, choice))
     if not dry_run and want_tui(as_json, headless, choice):
         from ..ui import run_tui
 
@@ -69,6 +94,33 @@ def run_cmd(roots: tuple[str, ...], dry_run: bool, db: str | None, as_json: bool
         sys.exit(run_headless(store, job_id, reporter_style(as_json), choice=choice))
     finally:
         store.close()
+
+
+def _run_after(spec: JobSpec, after: tuple[int, ...], db: str | None, as_json: bool,
+               headless: bool, dry_run: bool, choice: OutputChoice) -> int:
+    """``run --after``: the job is stored (with its links) before it waits, so the listing
+    shows it waiting; on a terminal the dashboard opens once it may run."""
+    from .after_wait import check_after, run_after, store_after, wait_for_after
+
+    store = open_store(db)
+    try:
+        deps = check_after(store, after)
+        tui = not dry_run and want_tui(as_json, headless, choice)
+        job_id = _plan_and_create(store, spec, as_json=as_json, dry_run=dry_run)
+        if job_id is None:
+            return 0
+        store_after(store, job_id, deps, int(spec.settings.priority))
+        style = reporter_style(as_json)
+        if not tui:
+            return run_after(store, job_id, style, None, choice)
+        code = wait_for_after(store, job_id, style)
+        if code is not None:
+            return code
+    finally:
+        store.close()
+    from ..ui import run_tui
+
+    return run_tui(job_id=job_id, db=db, start="resume")
 
 
 def _plan_and_create(store: Store, spec: JobSpec, *, as_json: bool, dry_run: bool) -> int | None:
@@ -112,12 +164,23 @@ def _print_dry_run(plan: Plan, as_json: bool) -> None:
 
     action: Any = plan.action
     settings = plan.spec.settings
-    for row in plan.preview.rows:
+    finals = _finals(plan)
+    for seq, row in enumerate(plan.preview.rows, 1):  # {#}: the number the job will give it
         e = row.entry
         cmd: list[str] | None = None
+        if finals is not None and row.duplicate_of is None:
+            final = finals(e.root, e.rel)
+            if as_json:
+                click.echo(json.dumps({"event": "plan", "path": e.path, "size": e.size,
+                                       "out": row.out_path, "final": final,
+                                       **({"collision": row.collision} if row.collision else {})}))
+            else:
+                click.echo(f"{display_path(e.path)} -> "
+                           f"{display_path(final) if final else '(no file)'}")
+            continue
         if hasattr(action, "prepare") and row.duplicate_of is None:
             ctx = TaskContext(e.path, e.root, e.rel, e.size, e.mtime_ns, settings.out_dir,
-                              row.out_path, plan.spec.action.options, 0, 1)
+                              row.out_path, plan.spec.action.options, 0, 1, seq=seq, slot=1)
             prepared = action.prepare(ctx, dry_run=True)
             cmd = list(prepared.argv)
         if as_json:
@@ -154,6 +217,19 @@ def _print_dry_run(plan: Plan, as_json: bool) -> None:
         click.echo(summary, err=True)
         for note in notes:
             click.echo(f"tui-batch: {note}", err=True)
+
+
+def _finals(plan: Plan) -> Any:
+    """For a pipeline: ``(root, rel) -> the last step's output`` (what a dry run shows for
+    each file); None for a job of one action."""
+    if not plan.spec.steps:
+        return None
+    from ..jobs import final_output
+    from ..jobs.pipeline_setup import resolve_steps
+
+    actions = resolve_steps(plan.spec)  # checked by the plan already: resolved, not refused
+    out_dir, multi = plan.spec.settings.out_dir, plan.multi_root
+    return lambda root, rel: final_output(actions, out_dir, root, rel, multi)
 
 
 def _report_issues(plan: Plan, as_json: bool) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from ..model.dbpath import missing_store
 from .options import fail
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def open_existing_store(db: str | None, job_id: int) -> Store:
     path = Store.resolve_path(db)
     if not os.path.exists(path):
         fail("--db" if db is not None or not os.environ.get(ENV_VAR) else ENV_VAR,
-             f"no job store at {path}, so no job {job_id}")
+             f"{missing_store(path)}, so no job {job_id}")
     return Store(path)
 
 
@@ -47,8 +48,8 @@ def open_store_readonly(db: str | None) -> Store | None:
     path = Store.resolve_path(db)  # InputError for an unknown ~user
     if not os.path.exists(path):
         if db is not None:
-            fail("--db", f"no job store at {path}")
+            fail("--db", missing_store(path))
         if os.environ.get(ENV_VAR):
-            fail(ENV_VAR, f"no job store at {path}")
+            fail(ENV_VAR, missing_store(path))
         return None
     return Store(path, readonly=True)

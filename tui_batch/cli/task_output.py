@@ -19,6 +19,11 @@ has printed (tasks that end without running release their place), ``--tag`` puts
 relative path and a tab before every line, ``--quiet`` prints none of it, ``--results DIR``
 also writes each task's output to files (:mod:`.results`). With ``--json`` nothing raw goes to
 stdout: the task events carry the output as text (:func:`json_fields`).
+
+A pipeline (:class:`~tui_batch.jobs.Pipeline`) prints the blocks of every step's tasks, each
+step's read from that step's own log files; ``-k`` orders them step by step, each step in input
+order (a step's tasks are all made once the previous step's have ended, so none is skipped);
+``--results`` files them per step (:mod:`.results`).
 """
 
 from __future__ import annotations
@@ -95,10 +100,12 @@ def _encode(text: str) -> bytes:
         return text.encode("utf-8", "backslashreplace")
 
 
-def capture(store: Store | None, job_id: int, task: Task, *, python_action: bool) -> Captured:
+def capture(store: Store | None, job_id: int, task: Task, *, python_action: bool,
+            step: int = 0) -> Captured:
     """What the attempt that just ended wrote, read from the job's log (``task.log``, right
-    after its event: the bytes are in the file) or, without a log, its tails. A Python
-    action's returned text ends with a newline, as ``print`` would write it."""
+    after its event: the bytes are in the file; ``step``: the pipeline step of the task,
+    whose own files they are) or, without a log, its tails. A Python action's returned text
+    ends with a newline, as ``print`` would write it."""
     ref = task.log
     if ref is None:
         out, err = task.stdout_tail, task.stderr_tail
@@ -111,8 +118,8 @@ def capture(store: Store | None, job_id: int, task: Task, *, python_action: bool
     if store is None:  # no log to read: the tails are all there is
         o, e = _encode(task.stdout_tail), _encode(task.stderr_tail)
         return Captured(o, e, ref.out_total, ref.err_total)
-    streams = [store.kept(job_id, ref, "stdout", task.stdout_tail).data,
-               store.kept(job_id, ref, "stderr", task.stderr_tail).data]
+    streams = [store.kept(job_id, ref, "stdout", task.stdout_tail, step=step).data,
+               store.kept(job_id, ref, "stderr", task.stderr_tail, step=step).data]
     return Captured(streams[0], streams[1], ref.out_total, ref.err_total)
 
 
@@ -205,6 +212,12 @@ class TaskOutput:
         self.results = results
         self.multi_root = multi_root
         self.python_action = engine.action.kind is not ExecKind.SUBPROCESS
+        from ..jobs.pipeline import Pipeline  # loaded already: the reporter uses it
+
+        self._pipeline = engine if isinstance(engine, Pipeline) else None
+        self._python_steps = ([a.kind is not ExecKind.SUBPROCESS for a in self._pipeline.actions]
+                              if self._pipeline is not None else [])
+        self._origins: dict[int, str] | None = None  # a pipeline file's --results name by seq
         self.cap = engine.settings.max_output
         self.before_block: Callable[[], None] = _nothing
         self.after_block: Callable[[], None] = _nothing
@@ -214,10 +227,10 @@ class TaskOutput:
         self._err: BinaryIO = sys.stderr.buffer
         self._tty = {id(self._out): _isatty(self._out), id(self._err): _isatty(self._err)}
         self._keep = choice.keep_order and self.prints
-        self._pending: list[int] = []  # -k: ids not final yet (a heap)
-        self._known: set[int] = set()
-        self._final: set[int] = set()
-        self._held: dict[int, list[tuple[bytes, bytes]]] = {}
+        self._pending: list[Any] = []  # -k: keys (:meth:`_key`) not final yet (a heap)
+        self._known: set[Any] = set()
+        self._final: set[Any] = set()
+        self._held: dict[Any, list[tuple[bytes, bytes]]] = {}
         if self._keep:
             for t in engine.tasks.values():
                 if t.state not in _FINAL:
@@ -230,9 +243,35 @@ class TaskOutput:
 
     def expect(self, task_id: int) -> None:
         """-k: a task that will end later in this run (a watch's new task)."""
-        if self._keep and task_id not in self._known:
-            self._known.add(task_id)
-            heapq.heappush(self._pending, task_id)
+        if self._keep:
+            self._expect_key(self._key(task_id))
+
+    def _expect_key(self, key: Any) -> None:
+        if key not in self._known:
+            self._known.add(key)
+            heapq.heappush(self._pending, key)
+
+    def _key(self, task_id: int) -> Any:
+        """-k's order: the task id (input order); in a pipeline (step, seq), one task per
+        file and step, so each step prints in input order once the steps before it have."""
+        if self._pipeline is None:
+            return task_id
+        task = self._pipeline.tasks.get(task_id)
+        return (self._pipeline.step_of(task_id) or 0, task.seq if task else 0)
+
+    def _step(self, task_id: int) -> int:
+        return 0 if self._pipeline is None else self._pipeline.step_of(task_id) or 0
+
+    def _origin(self, task: Task, step: int) -> str:
+        """The ``--results`` name of a pipeline task's file: its first-step task's (known
+        from the start, or seen since: a watch's new files)."""
+        assert self._pipeline is not None
+        if self._origins is None:
+            self._origins = {t.seq: tag_name(t, self.multi_root)
+                             for t in self._pipeline.engines[0].tasks.values()}
+        if step == 0:
+            self._origins[task.seq] = tag_name(task, self.multi_root)
+        return self._origins.get(task.seq) or tag_name(task, False)
 
     def on_task(self, ev: TaskEvent, task: Task) -> Captured | None:
         """A task event: print, keep or file the output of the attempt it ended. Returns the
@@ -240,15 +279,26 @@ class TaskOutput:
         if not self._keep:
             if ev.duration is None:  # the hot path: most events end no attempt (running)
                 return None
-        elif ev.task_id not in self._known and ev.state not in _FINAL:
+        elif ev.state not in _FINAL:
             self.expect(ev.task_id)
         if not attempt_ended(ev):
             if self._keep and ev.state in _FINAL:
-                self._release(ev.task_id)
+                self._release(self._key(ev.task_id))
             return None
-        cap = capture(self.store, self.job_id, task, python_action=self.python_action)
+        step = self._step(ev.task_id)
+        if (self._keep and self._pipeline is not None and ev.state is TaskState.DONE
+                and step < len(self._pipeline.steps) - 1):
+            # its next step's task is made right after this event: its place is kept now,
+            # so a later file's next step cannot print before it
+            self._expect_key((step + 1, task.seq))
+        python = self._python_steps[step] if self._python_steps else self.python_action
+        cap = capture(self.store, self.job_id, task, python_action=python, step=step)
         if self.results is not None and ev.state in _PRINTS_ALL:
-            self.results.write(task, cap, self.multi_root)
+            if self._pipeline is None:
+                self.results.write(task, cap, self.multi_root)
+            else:
+                self.results.write(task, cap, self.multi_root, step=step,
+                                   name=self._origin(task, step))
         if self.prints:
             self._print(ev, task, cap)
         return cap
@@ -271,17 +321,18 @@ class TaskOutput:
         if not self._keep:
             self._write(out, err)
             return
+        key = self._key(ev.task_id)
         if out or err:
-            self._held.setdefault(ev.task_id, []).append((out, err))
+            self._held.setdefault(key, []).append((out, err))
         if state in _FINAL:
-            self._release(ev.task_id)
+            self._release(key)
 
-    def _release(self, task_id: int) -> None:
-        if task_id not in self._known:  # never waited for (it ended as it appeared): no place
-            for out, err in self._held.pop(task_id, ()):
+    def _release(self, key: Any) -> None:
+        if key not in self._known:  # never waited for (it ended as it appeared): no place
+            for out, err in self._held.pop(key, ()):
                 self._write(out, err)
             return
-        self._final.add(task_id)
+        self._final.add(key)
         pending = self._pending
         while pending and pending[0] in self._final:
             tid = heapq.heappop(pending)

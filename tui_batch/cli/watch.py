@@ -9,6 +9,10 @@ remembered state), ``--temp`` (more temporary-name patterns).
 Headless, each task's output is printed as it ends, as `run` prints it (:mod:`.task_output`),
 and the rest is for logs, on stderr (:mod:`.watch_progress`). SIGINT (Ctrl-C) stops running
 tasks and exits 130, as `run` does; what was left runs when the same watch starts again.
+
+``--detach`` hands the watch to the per-user service instead (:mod:`.detach`, as `run
+--detach`): it prints the job id at once and keeps watching after the terminal is gone, its
+settle, poll, rescan and on-stop flags travelling with it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import asyncio
 import json
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..model import JobSpec
 from ..model.limits import GRACE, RESCAN, RESCAN_MIN, RETAIN, SETTLE, check_watch_options
 from ..watch import (
     DEFAULT_RESCAN,
@@ -36,6 +41,7 @@ from .options import (
     action_options,
     build_spec,
     engine_options,
+    fail,
     filter_options,
     output_choice,
     output_options,
@@ -43,6 +49,9 @@ from .options import (
 from .stores import open_store
 from .task_output import OutputChoice
 from .watch_progress import WatchReporter
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["watch_cmd"]
 
@@ -75,14 +84,22 @@ __all__ = ["watch_cmd"]
 @click.option("--retain", type=int, default=DEFAULT_RETAIN, show_default=True, metavar="N",
               help="Finished tasks kept in memory for display (the counts keep counting; "
                    f"{RETAIN.describe()}).")
+@click.option("--detach", is_flag=True,
+              help="Hand the watch to the per-user service (started on first use) and print "
+                   "its job id at once; it keeps watching after this terminal is gone.")
+@click.option("--group", metavar="NAME",
+              help="With --detach: run in the service's group NAME (tui-batch group add).")
+@click.option("--after", multiple=True, type=int, metavar="JOB",
+              help="With --detach: start watching only once job JOB is done (repeatable).")
 def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, on_stop: str,
               grace: float | None, watch_id: str | None, temp: tuple[str, ...], retain: int,
-              db: str | None, as_json: bool, headless: bool, **kw: Any) -> None:
+              db: str | None, as_json: bool, headless: bool, detach: bool, group: str | None,
+              after: tuple[int, ...], **kw: Any) -> None:
     """Watch ROOTS (default: the current folder) and run the action on every new or changed
     file that matches the filter, once per content version, as soon as it is completely
     written. Files that arrived while tui-batch was not running are processed at start."""
     choice = output_choice(kw)
-    spec = build_spec(roots, kw)
+    spec = build_spec(roots, kw)  # a pipeline ([[steps]], --then): every version, every step
     check_watch_options(settle=settle, rescan=rescan, grace=grace, retain=retain)
     if grace is not None:
         spec.settings.kill_grace = grace
@@ -94,13 +111,16 @@ def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, 
         folder = check_results_dir(choice.results, spec.filter.roots, spec.settings.out_dir)
         fence_off(spec, folder)  # its files must never be new files of the watch
         choice = replace(choice, results=folder)
+    flags: dict[str, Any] = {
+        "settle": settle, "poll": poll, "rescan": rescan, "on_stop": on_stop,
+        "watch_id": watch_id, "temp_patterns": temp, "retain_finished": retain,
+    }
+    if detach or group is not None or after:
+        sys.exit(_detach(spec, db, as_json, choice, group, after, flags, detach))
     if want_tui(as_json, headless, choice):
         from ..ui import run_tui
 
-        sys.exit(run_tui(spec=spec, db=db, start="watch", watch={
-            "settle": settle, "poll": poll, "rescan": rescan, "on_stop": on_stop,
-            "watch_id": watch_id, "temp_patterns": temp, "retain_finished": retain,
-        }))
+        sys.exit(run_tui(spec=spec, db=db, start="watch", watch=flags))
     store = open_store(db)
     try:
         watcher = Watcher(
@@ -117,6 +137,29 @@ def watch_cmd(roots: tuple[str, ...], settle: float, poll: bool, rescan: float, 
     finally:
         store.close()
     sys.exit(code)
+
+
+def _detach(spec: JobSpec, db: str | None, as_json: bool, choice: OutputChoice, group: str | None,
+            after: tuple[int, ...], flags: dict[str, Any], detach: bool) -> int:
+    """`watch --detach`: open the watch's job here, hand the watch to the service."""
+    from ..jobs import resolve_checked_action
+    from ..watch.handoff import open_watch_job, watch_entry
+    from ..watch.temp import compile_temp_patterns
+    from .detach import check_detach_flags, run_detached
+
+    check_detach_flags(detach, group, choice)
+    if not detach:
+        fail("--after", "a watch waits for other jobs in the service: add --detach")
+    compile_temp_patterns(flags["temp_patterns"])  # what the service's Watcher would refuse,
+    resolve_checked_action(spec)  # refused here, before a job is stored
+    entry = watch_entry(spec, **flags)
+
+    def create(store: Store, spec: JobSpec, *, as_json: bool, dry_run: bool) -> int:
+        return open_watch_job(store, spec, watch_id=flags["watch_id"], settle=flags["settle"],
+                              poll=flags["poll"], rescan=flags["rescan"])
+
+    return run_detached(spec, db, as_json=as_json, group=group, after=after, create=create,
+                        watch=entry)
 
 
 async def _run_watch(watcher: Watcher, style: str, choice: OutputChoice) -> int:

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 import humanize
 
 from ..engine import EngineEvent, Event, Stats, TaskEvent
+from ..jobs import counts_text
 from ..model import TaskState
 from ..watch import Watcher, WatchEvent, idle_since_wall
 from .progress import Reporter, display_path, fmt_duration, stats_dict
@@ -102,6 +103,10 @@ class WatchReporter(Reporter):
         if task is None:
             return
         line = f"{state.value}: {display_path(task.path)}"
+        if self._steps is not None:  # a pipeline: which step of the file this was
+            k = self._steps.step_of(ev.task_id) or 0
+            name = self._steps.actions[k].name
+            line = f"{state.value}: step {k + 1} {name}: {display_path(task.path)}"
         if ev.duration is not None and state is TaskState.DONE:
             line += f" ({ev.duration:.2f}s)"
         elif ev.reason:
@@ -132,7 +137,7 @@ class WatchReporter(Reporter):
             self._last_print and now - self._last_print >= _HEARTBEAT * 10
         ):
             self._last_key, self._last_print = key, now
-            line = watch_stats_line(st, settling, stopping=self.watcher.stopping)
+            line = self._steps_too(watch_stats_line(st, settling, stopping=self.watcher.stopping))
             self.err.write(f"watch job {self.job_id}: {line}\n")
             self.err.flush()
 
@@ -144,11 +149,15 @@ class WatchReporter(Reporter):
         import shutil
 
         width = shutil.get_terminal_size((80, 24)).columns
-        line = "watching  " + watch_stats_line(st, settling, stopping=self.watcher.stopping,
-                                               compact=True)
+        line = "watching  " + self._steps_too(watch_stats_line(
+            st, settling, stopping=self.watcher.stopping, compact=True))
         self.err.write("\r" + line[: width - 1].ljust(width - 1))
         self.err.flush()
         self._bar_shown = True
+
+    def _steps_too(self, line: str) -> str:
+        """A pipeline's status line ends with its counts per step, as `run`'s does."""
+        return line if self._steps is None else f"{line}  {counts_text(self._steps)}"
 
     # -- watcher events ----------------------------------------------------------------------
 
@@ -210,7 +219,7 @@ class WatchReporter(Reporter):
             self._draw_status(st, self.watcher.settling)
             self.err.write("\n")
         self.err.write(f"watch job {self.job_id} stopped: "
-                       f"{watch_stats_line(st, stopping=True)}\n")
+                       f"{self._steps_too(watch_stats_line(st, stopping=True))}\n")
         unfinished = (TaskState.QUEUED, TaskState.RUNNING, TaskState.INTERRUPTED)
         left = sum(1 for t in self.engine.tasks.values() if t.state in unfinished)
         if left:

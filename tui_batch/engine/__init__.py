@@ -8,6 +8,7 @@ imports only ``errors``, ``model`` and ``actions``: never the store, the job sys
 from .core import Engine
 from .events import EngineEvent, Event, Stats, StatsEvent, TaskEvent
 from .executors import Executor, Outcome, make_executor
+from .gate import SharedLimit
 from .task import Task
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Event",
     "Executor",
     "Outcome",
+    "SharedLimit",
     "Stats",
     "StatsEvent",
     "Task",

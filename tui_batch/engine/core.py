@@ -29,6 +29,7 @@ from ..model import EngineSettings, Priority, TaskState
 from .events import EngineEvent, Event, Stats, StatsEvent, Subscribers
 from .executors.base import Executor, Outcome
 from .executors.choose import make_executor
+from .gate import SharedLimit
 from .ledger import Ledger
 from .policy import RetryTimers, halt_reason, retry_delay, retry_reason, should_retry
 from .queue import ReadyQueue
@@ -57,8 +58,10 @@ class Engine:
         options: dict[str, str] | None = None,
         retain_finished: int | None = None,
         log_dir: str | None = None,
+        job_id: int = 0, gate: SharedLimit | None = None,  # gate: a limit shared by engines
     ) -> None:
         self.action = action
+        self.job_id = job_id  # the store's job (TaskContext.job_id, TUI_BATCH_JOB_ID); 0: none
         self.settings = settings or EngineSettings()
         self.out_dir = out_dir if out_dir is not None else self.settings.out_dir
         self.multi_root = multi_root
@@ -68,13 +71,14 @@ class Engine:
         self._ledger = Ledger(retain_finished)
         self.tasks: dict[int, Task] = self._ledger.tasks
         """Every submitted task, by id, in submission order. Read-only for clients."""
-        target = self.settings.workers or os.cpu_count() or 1
+        target = (self.settings.workers or getattr(action, "default_workers", None)
+                  or os.cpu_count() or 1)
         self._executor = executor or make_executor(action, self.settings, target, log_dir)
         self._ready = ReadyQueue()
         self._subs = Subscribers()
         self._meter = Meter(self._ledger)
         self._workers = Workers(target, self._executor, self.settings, self._next_task,
-                                self._start_task, self._finish_task)
+                                self._start_task, self._finish_task, gate, self._peek)
         self._timers = RetryTimers(self._requeue)  # tasks waiting for a retry delay
         self._paused = False
         self._halted = False
@@ -90,7 +94,6 @@ class Engine:
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event, on the loop thread. Returns unsubscribe."""
         return self._subs.add(callback)
-
 
     # ------------------------------------------------------------------ tasks
     @property
@@ -251,8 +254,7 @@ class Engine:
         return meter.snapshot(
             retrying=self._timers.count, eta=eta, workers=self._workers.target,
             paused=self._paused, halted=self._halted, finished=self._workers.over(),
-            idle_since=self._idle_since,
-        )
+            idle_since=self._idle_since)
 
     def _tick(self) -> None:
         """Update the smoothed rates and publish statistics."""
@@ -311,9 +313,10 @@ class Engine:
 
     def _next_task(self) -> Task | None:
         """For a worker: the task to start now, or None (nothing waits, or nothing may start)."""
-        if self._paused or self._halted or self._stopping:
-            return None
-        return self._ready.pop()
+        return None if self._paused or self._halted or self._stopping else self._ready.pop()
+
+    def _peek(self) -> int | None:  # for a shared limit: the priority _next_task would give
+        return None if self._paused or self._halted or self._stopping else self._ready.peek()
 
     # ------------------------------------------------------------------ one attempt
     def _start_task(self, task: Task) -> TaskContext | None:
@@ -337,7 +340,7 @@ class Engine:
             out_path = self.action.out_path_for(self.out_dir, task.root, task.rel, self.multi_root)
         return TaskContext(
             task.path, task.root, task.rel, task.size, task.mtime_ns, self.out_dir, out_path,
-            self.options, task.id, task.attempts,
+            self.options, task.id, task.attempts, self.job_id, task.seq,
         )
 
     def _finish_task(self, task: Task, outcome: Outcome, duration: float) -> None:
@@ -352,7 +355,7 @@ class Engine:
         if outcome.ok and not task.cancel_requested:
             task.shortages = 0
             self._ledger.bytes_done += task.size
-            self._ledger.set_state(task, D)
+            self._ledger.set_state(task, D if outcome.skipped is None else S)
         elif outcome.resource is not None and not task.cancel_requested and self._shortage.retry(
             task, outcome
         ):

@@ -57,6 +57,21 @@ class ReadyQueue:
                     return task
         return None
 
+    def peek(self) -> int | None:
+        """The priority of the task :meth:`pop` would return, or None (for a shared limit,
+        which serves the engine with the most urgent head first)."""
+        if not self._live:
+            return None
+        levels = self._levels
+        for p in range(len(levels) - 1, -1, -1):
+            level = levels[p]
+            while level:
+                token, task = level[0]
+                if task.qtoken == token:
+                    return p
+                level.popleft()  # a stale entry: pop() would skip it too
+        return None
+
     def drain(self) -> list[Task]:
         """Remove and return every waiting task, in the order they would have run."""
         out: list[Task] = []

@@ -42,6 +42,7 @@ class Task:
     log: LogRef | None = None  # where the last attempt's whole output is kept, if anywhere
     command: list[str] | None = None
     check_file: bool = True  # skip when the file vanished or changed since the scan
+    seq: int = 0  # the task's number in its job, 1-based, stable across resume (0: no job)
     # engine bookkeeping
     qtoken: int = 0
     retry_base: int = 0  # attempts made before the last manual retry (retry budget restarts)

@@ -7,15 +7,23 @@ the engine: :meth:`Workers.begin` opens it, :meth:`Workers.end` ends it (the eng
 when), :meth:`Workers.stop` cancels what is left. The count follows ``target`` live: surplus
 workers leave after their current task, missing ones are spawned.
 
+Each attempt runs on a slot, the lowest number free at its start (``TaskContext.slot``:
+``{%}`` in templates, and the job's log files ``slot-K.out`` of commands).
+
 An executor that cannot stop an attempt itself is stopped by cancelling the worker awaiting it
 (:meth:`Workers.cancel`); the worker survives that, and the attempt ends as cancelled. Which
 task comes next, what starting it means and what its outcome does are the engine's business
 (``next_task``, ``start`` and ``finish``).
+
+With a shared limit (``gate``, :mod:`.gate`: the service's one queue for the machine), a
+worker takes a permit before it takes its next task and gives it back when that attempt ends;
+``peek`` tells the limit the priority of the task the engine would start next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +34,7 @@ from .executors.base import Executor, Outcome
 if TYPE_CHECKING:
     from ..actions import TaskContext
     from ..model import EngineSettings
+    from .gate import Peek, SharedLimit
     from .task import Task
 
 log = logging.getLogger(__name__)
@@ -37,8 +46,9 @@ YIELD_EVERY = 0.002
 class Workers:
     """The worker coroutines of one engine and the future that ends a run."""
 
-    __slots__ = ("_executor", "_finish", "_idle", "_last_yield", "_next", "_settings", "_start",
-                 "_tasks", "current", "finished", "running", "target")
+    __slots__ = ("_executor", "_finish", "_free_slots", "_gate", "_idle", "_last_yield", "_next",
+                 "_peek", "_settings", "_slots_made", "_start", "_tasks", "current", "finished",
+                 "running", "target")
 
     def __init__(
         self,
@@ -48,6 +58,8 @@ class Workers:
         next_task: Callable[[], Task | None],
         start: Callable[[Task], TaskContext | None],
         finish: Callable[[Task, Outcome, float], None],
+        gate: SharedLimit | None = None,
+        peek: Peek | None = None,
     ) -> None:
         self.target = target
         """How many workers there should be (the engine's live worker count)."""
@@ -63,6 +75,10 @@ class Workers:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: list[asyncio.Future[None]] = []
         self._last_yield = 0.0
+        self._free_slots: list[int] = []  # slot numbers free again (a heap: lowest first)
+        self._slots_made = 0
+        self._gate = gate if peek is not None else None
+        self._peek: Peek = peek or (lambda: None)
 
     def begin(self) -> asyncio.Future[None]:
         """A run starts: returns the future :meth:`end` resolves."""
@@ -103,6 +119,8 @@ class Workers:
 
     def wake(self, all_: bool = False) -> None:
         """Wake one idle worker (or all): there may be something to do."""
+        if self._gate is not None:
+            self._gate.dispatch()  # a waiter passed over (paused, nothing queued) may go now
         idle = self._idle
         while idle:
             fut = idle.pop()
@@ -123,11 +141,19 @@ class Workers:
         assert me is not None
         loop = asyncio.get_running_loop()
         next_task = self._next
+        gate = self._gate
         while True:
             if len(self._tasks) > self.target:
                 self._tasks.discard(me)  # before returning, so only the surplus leaves
                 return
-            task = next_task()
+            if gate is None:
+                task = next_task()
+            elif gate.try_take():  # the fast path: no coroutine, no future
+                task = next_task()
+                if task is None:
+                    gate.release()
+            else:
+                task = await self._gated_next(gate)
             if task is None:
                 fin = self.finished
                 if fin is None or fin.done():
@@ -137,8 +163,12 @@ class Workers:
                 await fut
                 continue
             ctx = self._start(task)
-            if ctx is not None:
-                await self._attempt(task, ctx, me)
+            try:
+                if ctx is not None:
+                    await self._attempt(task, ctx, me)
+            finally:
+                if gate is not None:
+                    gate.release()
             now = loop.time()
             if now - self._last_yield > YIELD_EVERY:
                 # In-process tasks may never suspend: let the UI and timers breathe. The budget
@@ -146,15 +176,37 @@ class Workers:
                 self._last_yield = now
                 await asyncio.sleep(0)
 
+    async def _gated_next(self, gate: SharedLimit) -> Task | None:
+        """The next task once a permit of the shared limit is held for it (no permit free
+        now); None (and no permit held) when nothing may start now."""
+        if self._peek() is None:
+            return None
+        await gate.acquire(self._peek)
+        task = self._next()
+        if task is None:  # taken meanwhile, paused, cancelled: the permit goes to another
+            gate.release()
+        return task
+
+    def _take_slot(self) -> int:
+        """The lowest free slot number: never above the number of attempts running at once,
+        so with ``-j N`` slots are 1..N (GNU parallel's ``{%}``)."""
+        free = self._free_slots
+        if free:
+            return heapq.heappop(free)
+        self._slots_made += 1
+        return self._slots_made
+
     async def _attempt(self, task: Task, ctx: TaskContext, me: asyncio.Task[None]) -> None:
         current = self.current
         current[me] = task
+        slot = ctx.slot = self._take_slot()
         t0 = time.monotonic()
         try:
             outcome = await self._executor.run(task, ctx, self._settings.timeout)
         except asyncio.CancelledError:
             if not task.cancel_requested or self.over():
                 del current[me]
+                heapq.heappush(self._free_slots, slot)
                 raise
             me.uncancel()
             outcome = Outcome(ok=False, cancelled=True, error="cancelled")
@@ -162,6 +214,9 @@ class Workers:
             log.exception("executor failed on task %s", task.id)
             outcome = Outcome(ok=False, error=f"internal error: {exc!r}")
         del current[me]
+        heapq.heappush(self._free_slots, slot)
         if task.cancel_requested and me.cancelling():
             me.uncancel()
+        if outcome.skipped is not None:
+            task.reason = outcome.skipped  # the engine ends it skipped, with this reason
         self._finish(task, outcome, time.monotonic() - t0)

@@ -14,9 +14,9 @@ watch mode and the clients build on it. Import from here, not from the submodule
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..store import job_liveness, lock_job, unlock_job
 from .hints import (
     default_store_path,
     forget_jobs_on_exit,
@@ -24,9 +24,6 @@ from .hints import (
     resume_command,
     resume_hint,
 )
-from .plan import Plan, create_job, plan_job, resolve_checked_action, scan_filter
-from .progress import CREATING, HASHING, SCANNING, Progress, ProgressFn, progress_text
-from .runner import JobRunner, mirror_event, run_spec
 from .states import (
     CANCELLED,
     CREATED,
@@ -41,6 +38,11 @@ from .states import (
 )
 
 if TYPE_CHECKING:
+    from ..store import job_liveness, lock_job, unlock_job
+    from .pipeline import Pipeline, counts_text
+    from .pipeline_setup import final_output
+    from .plan import Plan, create_job, plan_job, resolve_checked_action, scan_filter
+    from .progress import CREATING, HASHING, SCANNING, Progress, ProgressFn, progress_text
     from .recipe import (
         TABLES,
         Recipe,
@@ -50,11 +52,23 @@ if TYPE_CHECKING:
         read_recipe,
         save_recipe,
     )
+    from .runner import JobRunner, mirror_event, run_spec
 
-_RECIPE_NAMES = frozenset({
-    "TABLES", "Recipe", "dump_recipe", "load_recipe", "load_recipe_dict", "read_recipe",
-    "save_recipe",
-})
+_LAZY = {
+    **dict.fromkeys(("job_liveness", "lock_job", "unlock_job"), "..store"),
+    **dict.fromkeys(("Plan", "create_job", "plan_job", "resolve_checked_action",
+                     "scan_filter"), ".plan"),
+    **dict.fromkeys(("CREATING", "HASHING", "SCANNING", "Progress", "ProgressFn",
+                     "progress_text"), ".progress"),
+    **dict.fromkeys(("JobRunner", "mirror_event", "run_spec"), ".runner"),
+    **dict.fromkeys(("Pipeline", "counts_text"), ".pipeline"),
+    "final_output": ".pipeline_setup",
+    **dict.fromkeys(("TABLES", "Recipe", "dump_recipe", "load_recipe", "load_recipe_dict",
+                     "read_recipe", "save_recipe"), ".recipe"),
+}
+"""What loads on first use: a control command (``tui-batch pause 7``) needs the states and
+the hints only, and must answer in well under 100 ms; planning, running and the store's
+machinery load when a command uses them."""
 
 __all__ = [
     "CANCELLED",
@@ -72,13 +86,16 @@ __all__ = [
     "SCANNING",
     "TABLES",
     "JobRunner",
+    "Pipeline",
     "Plan",
     "Progress",
     "ProgressFn",
     "Recipe",
+    "counts_text",
     "create_job",
     "default_store_path",
     "dump_recipe",
+    "final_output",
     "forget_jobs_on_exit",
     "job_liveness",
     "load_recipe",
@@ -100,12 +117,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Recipe files (and tomllib) load on first use, as before the split: every command
-    # imports this package, and only --recipe and the TUI form read recipes.
-    if name in _RECIPE_NAMES:
-        from . import recipe
-
-        value = getattr(recipe, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shlex
 
-import platformdirs
+from ..model.dbpath import user_store_path
 
 __all__ = ["default_store_path", "forget_jobs_on_exit", "resume_advice", "resume_command",
            "resume_hint"]
@@ -29,7 +29,7 @@ _gone_at_exit: str | None = None
 
 def default_store_path() -> str:
     """The job store used when neither ``--db`` nor ``TUI_BATCH_DB`` is given."""
-    return os.path.join(platformdirs.user_data_dir("tui-batch"), "jobs.db")
+    return user_store_path()
 
 
 def _store_path(db: str | os.PathLike[str] | None) -> str:

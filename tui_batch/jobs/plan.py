@@ -53,7 +53,13 @@ class Plan:
 
 
 def resolve_checked_action(spec: JobSpec) -> Action:
-    """Resolve the action and let it check the settings it depends on (e.g. --out)."""
+    """Resolve the action and let it check the settings it depends on (e.g. --out). A
+    pipeline's every step is checked, and its chain (:func:`~.pipeline_setup.resolve_steps`);
+    the first step's action is returned."""
+    if spec.steps:
+        from .pipeline_setup import resolve_steps
+
+        return resolve_steps(spec)[0]
     spec.action.check()
     spec.settings.check()  # the ranges every client gets (an API-built spec too)
     action = resolve_action(spec.action)

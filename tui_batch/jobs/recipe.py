@@ -12,6 +12,20 @@ Layout::
     [settings]
     workers = 4
 
+A pipeline has ``[[steps]]`` instead of ``[action]``: one table per step, in order, each an
+action table (``name`` or ``template``, ``shell``, ``[steps.options]``) with the step's own
+``workers``, ``retries``, ``timeout``, ``priority`` and ``keep``::
+
+    [[steps]]
+    name = "extract-text"
+    keep = false
+    [[steps]]
+    name = "compress"
+    [steps.options]
+    level = 9
+
+Errors about a step name it as ``steps[N].key`` (N from 1) and point at its line.
+
 Values are the parsed ones (bytes, epoch seconds) so a recipe means the same thing tomorrow;
 size strings like "1MiB" and relative times like "7d" are accepted too and parsed on load.
 """
@@ -28,6 +42,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import EngineSettings, FilterSpec, JobSpec
+from ..model.steps import STEP_KEYS
 from ..select import filter_from_dict
 
 TABLES: dict[str, frozenset[str]] = {
@@ -61,8 +76,12 @@ class Recipe:
         return dict(self.data.get(name) or {})
 
     def line_of(self, field: str) -> int | None:
-        """Line of the key an error names (``settings.workers``, ``action.options.level``),
-        or of its table, or None (a key that is not in the file, e.g. a CLI flag)."""
+        """Line of the key an error names (``settings.workers``, ``action.options.level``,
+        ``steps[2].name``), or of its table, or None (a key that is not in the file, e.g. a
+        CLI flag)."""
+        m = _STEP_FIELD.match(field)
+        if m:
+            return _step_line(self.text, int(m.group(1)), m.group(2) or "")
         parts = field.split(".")
         for i in range(len(parts) - 1, -1, -1):
             n = _key_line(self.text, ".".join(parts[:i]), parts[i])
@@ -109,6 +128,41 @@ def _key_line(text: str, table: str, key: str) -> int | None:
     return None
 
 
+_STEP_FIELD = re.compile(r"^steps\[(\d+)\](?:\.(.*))?$")
+
+
+def _step_line(text: str, index: int, key: str) -> int | None:
+    """Line of ``key`` (``name``, ``options.level``) in the ``index``-th ``[[steps]]`` table
+    (from 1), or of that table's header, or of the first ``[[steps]]`` (None: no such table)."""
+    parts = key.split(".") if key else []
+    n_seen = 0
+    header = first = None
+    current = ""
+    found: int | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _HEADER.match(line)
+        if m:
+            name = _table_name(m.group(1))
+            if name == "steps" and line.lstrip().startswith("[["):
+                n_seen += 1
+                first = first or n
+                if n_seen == index:
+                    header = n
+            current = name if n_seen == index else ""
+            if n_seen == index and parts and name == "steps." + parts[0] and found is None:
+                found = n  # [steps.options]: the key's own table
+            continue
+        if n_seen != index or not parts:
+            continue
+        table, key_name = ("steps", parts[0]) if len(parts) == 1 else (
+            "steps." + ".".join(parts[:-1]), parts[-1])
+        if current == table and _key_re(key_name).match(line):
+            return n
+        if current == "steps" and _key_re(parts[0]).match(line) and found is None:
+            found = n  # options = { ... } written inline
+    return found or header or first
+
+
 def _header_line(text: str, table: str) -> int | None:
     for n, line in enumerate(text.splitlines(), 1):
         m = _HEADER.match(line)
@@ -146,8 +200,10 @@ def read_recipe(path: str | os.PathLike[str]) -> Recipe:
             if key == "name":
                 if not isinstance(value, str):
                     raise InputError("name", f"expected text, got {value!r}")
+            elif key == "steps":
+                _check_steps_shape(data)
             elif key not in TABLES:
-                raise InputError(key, f"unknown key (known: name, {', '.join(TABLES)})")
+                raise InputError(key, f"unknown key (known: name, {', '.join(TABLES)}, steps)")
             elif not isinstance(value, dict):
                 raise InputError(key, f"expected a table ([{key}] ...), got {value!r}")
             else:
@@ -156,6 +212,25 @@ def read_recipe(path: str | os.PathLike[str]) -> Recipe:
                     raise InputError(f"{key}.{unknown[0]}", "unknown key (known: "
                                      f"{', '.join(sorted(TABLES[key]))})")
     return recipe
+
+
+def _check_steps_shape(data: dict[str, Any]) -> None:
+    """``[[steps]]``: a list of tables of known keys, and no ``[action]`` beside it."""
+    steps = data["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise InputError("steps", "expected [[steps]] tables (one per step)")
+    if data.get("action"):
+        raise InputError("action", "give either [action] or [[steps]], not both")
+    for i, table in enumerate(steps, 1):
+        if not isinstance(table, dict):
+            raise InputError(f"steps[{i}]", f"expected a table ([[steps]] ...), got {table!r}")
+        unknown = [k for k in table if k not in STEP_KEYS]
+        if unknown:
+            raise InputError(f"steps[{i}].{unknown[0]}",
+                             f"unknown key (known: {', '.join(sorted(STEP_KEYS))})")
+        if "options" in table and not isinstance(table["options"], dict):
+            raise InputError(f"steps[{i}].options",
+                             f"expected a table ([steps.options] ...), got {table['options']!r}")
 
 
 def load_recipe_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -167,7 +242,18 @@ def load_recipe(path: str | os.PathLike[str]) -> JobSpec:
     """Read and validate a recipe; errors name the file, the key that is wrong and its line."""
     recipe = read_recipe(path)
     with recipe.blame():
-        return JobSpec.from_dict(recipe.data, filter_factory=filter_from_dict)
+        spec = JobSpec.from_dict(recipe.data, filter_factory=filter_from_dict)
+        if spec.steps:
+            check_steps(spec)
+        return spec
+
+
+def check_steps(spec: JobSpec) -> None:
+    """Every step resolved and the chain checked (unknown action, ``--out`` missing, a
+    template without a placeholder...): errors name ``steps[N].key``."""
+    from .pipeline_setup import resolve_steps
+
+    resolve_steps(spec)
 
 
 def _toml_value(value: Any) -> str:
@@ -202,7 +288,10 @@ def dump_recipe(spec: JobSpec) -> str:
     lines: list[str] = []
     if data.get("name"):
         lines.append(f"name = {_toml_value(data['name'])}")
+    steps = data.pop("steps", None)
     for table in ("filter", "action", "settings"):
+        if table == "action" and steps:
+            continue
         lines.append(f"\n[{table}]")
         sub: dict[str, Any] = data[table]
         nested: dict[str, dict[str, Any]] = {}
@@ -217,6 +306,14 @@ def dump_recipe(spec: JobSpec) -> str:
             lines.append(f"\n[{table}.{key}]")
             for k, v in table_value.items():
                 lines.append(f"{_toml_value(str(k))} = {_toml_value(v)}")
+    for step in steps or ():
+        lines.append("\n[[steps]]")
+        options = step.pop("options", None) or {}
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in step.items()
+                     if v is not None and not (k == "shell" and v is False))
+        if options:
+            lines.append("[steps.options]")
+            lines.extend(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in options.items())
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

@@ -9,9 +9,34 @@ stores its full spec in SQLite and a recipe file stores it as TOML.
 
 from __future__ import annotations
 
-from .entry import FileEntry
-from .enums import ExecKind, Priority, TaskState
-from .specs import ActionSpec, EngineSettings, FilterSpec, JobSpec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .entry import FileEntry
+    from .enums import ExecKind, Priority, TaskState
+    from .specs import ActionSpec, EngineSettings, FilterSpec, JobSpec
+    from .steps import StepSpec
+
+_LAZY = {
+    "FileEntry": ".entry",
+    **dict.fromkeys(("ExecKind", "Priority", "TaskState"), ".enums"),
+    **dict.fromkeys(("ActionSpec", "EngineSettings", "FilterSpec", "JobSpec"), ".specs"),
+    "StepSpec": ".steps",
+}
+"""Loaded on first use: a module of this package that needs nothing else (the store's path
+rule, :mod:`.dbpath`, used by the commands that must answer in well under 100 ms) must not
+pay for building every spec class."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ActionSpec",
@@ -21,5 +46,6 @@ __all__ = [
     "FilterSpec",
     "JobSpec",
     "Priority",
+    "StepSpec",
     "TaskState",
 ]

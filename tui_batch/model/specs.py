@@ -20,8 +20,9 @@ from ..errors import InputError
 from .enums import Priority
 from .limits import EXIT_CODE, OPTIONAL_SETTINGS, SETTINGS
 from .logfiles import DEFAULT_MAX_OUTPUT
+from .steps import StepSpec
 
-__all__ = ["ActionSpec", "EngineSettings", "FilterSpec", "JobSpec"]
+__all__ = ["ActionSpec", "EngineSettings", "FilterSpec", "JobSpec", "StepSpec"]
 
 
 
@@ -230,14 +231,32 @@ class JobSpec:
     action: ActionSpec
     settings: EngineSettings = field(default_factory=EngineSettings)
     name: str | None = None
+    steps: list[StepSpec] = field(default_factory=list)
+    """A pipeline's steps, in order (empty: one action, ``action``). When there are steps,
+    ``action`` is the first step's action (kept in step by :meth:`__post_init__` and
+    :meth:`set_steps`)."""
+
+    def __post_init__(self) -> None:
+        if self.steps:
+            self.action = self.steps[0].action
+
+    def set_steps(self, steps: list[StepSpec]) -> None:
+        """Make this job a pipeline (two or more steps) or, with one step or none, a plain job
+        of its ``action``."""
+        self.steps = list(steps) if len(steps) > 1 else []
+        if steps:
+            self.action = steps[0].action
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "filter": self.filter.to_dict(),
             "action": self.action.to_dict(),
             "settings": self.settings.to_dict(),
         }
+        if self.steps:
+            d["steps"] = [s.to_dict() for s in self.steps]
+        return d
 
     @classmethod
     def from_dict(
@@ -253,9 +272,25 @@ class JobSpec:
         if name is not None and not isinstance(name, str):
             raise InputError("name", f"expected text, got {name!r}")
         make_filter = filter_factory or FilterSpec.from_dict
-        return cls(
+        raw_steps = data.get("steps")
+        if raw_steps is None:
+            return cls(
+                filter=make_filter(data.get("filter") or {}),
+                action=ActionSpec.from_dict(data.get("action") or {}),
+                settings=EngineSettings.from_dict(data.get("settings") or {}),
+                name=data.get("name"),
+            )
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise InputError("steps", "expected one or more [[steps]] tables")
+        steps = [StepSpec.from_dict(t, i) for i, t in enumerate(raw_steps, 1)]
+        stored = data.get("action")
+        if stored and ActionSpec.from_dict(stored) != steps[0].action:
+            raise InputError("action", "give either [action] or [[steps]], not both")
+        spec = cls(
             filter=make_filter(data.get("filter") or {}),
-            action=ActionSpec.from_dict(data.get("action") or {}),
+            action=steps[0].action,
             settings=EngineSettings.from_dict(data.get("settings") or {}),
             name=data.get("name"),
         )
+        spec.set_steps(steps)
+        return spec

@@ -20,7 +20,7 @@ from .core import PENDING, Scheduler
 from .entry import Entry, GroupInfo
 from .errors import ErrorInfo, JobFailed, QueueFull, ResultNotKept
 from .host import NOT_RESUMABLE, Host
-from .restore import resume_unfinished
+from .restore import resume_job, resume_unfinished
 
 __all__ = [
     "NOT_RESUMABLE",
@@ -33,5 +33,6 @@ __all__ = [
     "QueueFull",
     "ResultNotKept",
     "Scheduler",
+    "resume_job",
     "resume_unfinished",
 ]

@@ -21,7 +21,7 @@ from .entry import Entry
 from .errors import ErrorInfo
 from .host import Host
 
-__all__ = ["resume_unfinished"]
+__all__ = ["resume_job", "resume_unfinished"]
 
 _FILE_JOB_STATES = ("running", "interrupted", "paused")
 
@@ -74,6 +74,27 @@ def _entry(host: Host, job_id: int) -> tuple[Entry, str | None] | None:
     return e, why
 
 
+def _take(host: Host, jid: int, orphan: bool) -> bool:
+    """Load stored job ``jid`` into the scheduler (lock held); False if a live process holds
+    it or it is there already."""
+    sched, store = host.sched, host.store
+    if jid in sched.entries:
+        return False
+    built = _entry(host, jid)
+    if built is None:
+        return False
+    e, why = built
+    if why is not None:
+        e.state, e.reason = INTERRUPTED, why
+        sched.add(e)
+        sched.writer.put(("state", jid, INTERRUPTED, why))
+        return True
+    if orphan:
+        store.schedule_job(jid, name=None, state=WAITING, group_id=None, priority=e.priority)
+    sched.add(e, op=True)
+    return True
+
+
 def resume_unfinished(host: Host, *, include_files: bool = True) -> list[int]:
     """Load every unfinished stored job no live process holds into ``host``'s scheduler (in
     submission order) and let it run them; returns their ids."""
@@ -83,22 +104,24 @@ def resume_unfinished(host: Host, *, include_files: bool = True) -> list[int]:
     taken: list[int] = []
     with sched.lock:
         for jid in sorted({*ids, *orphans}):
-            if jid in sched.entries:
-                continue
-            built = _entry(host, jid)
-            if built is None:
-                continue
-            e, why = built
-            taken.append(jid)
-            if why is not None:
-                e.state, e.reason = INTERRUPTED, why
-                sched.add(e)
-                sched.writer.put(("state", jid, INTERRUPTED, why))
-                continue
-            if jid in orphans:
-                store.schedule_job(jid, name=None, state=WAITING, group_id=None,
-                                   priority=e.priority)
-            sched.add(e, op=True)
+            if _take(host, jid, jid in orphans):
+                taken.append(jid)
         if taken:
             store.adopt_jobs(taken, host.identity)
     return taken
+
+
+def resume_job(host: Host, job_id: int) -> bool:
+    """Load one unfinished stored job (``tui-batch resume JOB``) into ``host``'s scheduler,
+    alone: the jobs it waits for are not resumed with it (it waits for them through the
+    store, as for any job of another process). False when a live process holds it or it has
+    ended (a done job never runs again). A lambda's job is taken and marked interrupted
+    (its reason says why it cannot run)."""
+    store, sched = host.store, host.sched
+    if job_id not in store.unfinished_scheduled():
+        return False
+    with sched.lock:
+        if not _take(host, job_id, False):
+            return False
+        store.adopt_jobs([job_id], host.identity)
+    return True

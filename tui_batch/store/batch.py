@@ -24,6 +24,7 @@ __all__ = [
     "OP_END",
     "OP_FLUSH",
     "OP_PRIO",
+    "OP_SPAWN",
     "OP_START",
     "OP_STATE",
     "UPDATE_FROM",
@@ -36,9 +37,11 @@ __all__ = [
     "write_one_by_one",
 ]
 
-OP_START, OP_END, OP_STATE, OP_PRIO, OP_FLUSH = range(5)
+OP_START, OP_END, OP_STATE, OP_PRIO, OP_FLUSH, OP_SPAWN = range(6)
 """The hot-path operations (index 0 of a record). A flush marker ``(OP_FLUSH, None, event)``
-is not written: the writer sets its event once everything queued before it is committed."""
+is not written: the writer sets its event once everything queued before it is committed.
+``OP_SPAWN`` inserts a pipeline step's task (records.ChildTask), queued with the end of the
+same file's previous step so that both commit in one transaction."""
 
 
 class Stmt:
@@ -107,6 +110,13 @@ _NO_LOG = (None,) * 7
 #           log_slot, out_off, out_len, out_total, err_off, err_len, err_total)
 #   state: (op, task, state, reason)
 #   prio:  (op, task, priority)
+#   spawn: (op, task, job, seq, step, parent, path, root, rel, size, mtime_ns, dev, ino,
+#           priority, state, reason, error)
+_SPAWN_INSERT = (
+    "INSERT{verb} INTO tasks (id, job_id, seq, step, parent, path, root, rel, size, mtime_ns,"
+    " dev, ino, priority, state, reason, error) VALUES {values}"
+)
+_ROW16 = "(" + ", ".join(["?"] * 16) + ")"
 _OP_SQL: dict[int, tuple[Stmt, ...]] = {
     OP_START: (
         Stmt(
@@ -166,6 +176,9 @@ _OP_SQL: dict[int, tuple[Stmt, ...]] = {
             (2, 1),
             True,
         ),
+    ),
+    OP_SPAWN: (
+        Stmt("", _SPAWN_INSERT.replace("{verb}", ""), _ROW16, tuple(range(1, 17)), False),
     ),
 }
 _MAX_ROWS = 8192  # records per statement when SQLite allows (default builds: 32,766 params)
@@ -228,6 +241,7 @@ _OP_NAMES = {
     OP_END: "record_end",
     OP_STATE: "set_task_state",
     OP_PRIO: "set_task_priority",
+    OP_SPAWN: "record_end(next step)",
 }
 
 
@@ -360,4 +374,7 @@ def _replay_one(c: sqlite3.Connection, it: tuple[Any, ...]) -> None:
         c.execute(_REPLAY_STATE, _OP_SQL[OP_STATE][0].getter(it))  # (state, reason, id)
     elif op == OP_PRIO:
         c.execute(_OP_SQL[OP_PRIO][0].single, _OP_SQL[OP_PRIO][0].getter(it))
+    elif op == OP_SPAWN:  # the batch may have been committed before the journal was cleared
+        c.execute(_SPAWN_INSERT.replace("{verb}", " OR IGNORE").format(values=_ROW16),
+                  _OP_SQL[OP_SPAWN][0].getter(it))
 

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import StoreError
 
 __all__ = [
+    "BoardRow",
     "GroupRecord",
     "SchedRecord",
     "apply_ops",
@@ -26,6 +27,7 @@ __all__ = [
     "group_members",
     "insert_group",
     "insert_sched",
+    "job_board_rows",
     "links",
     "unfinished_ids",
 ]
@@ -65,6 +67,23 @@ class GroupRecord:
     mode: str
     cancel_on_failure: bool
     workers: int | None
+
+
+@dataclass(slots=True)
+class BoardRow:
+    """What a jobs list shows of a job's place in a scheduler (:func:`job_board_rows`)."""
+
+    job_id: int
+    group: GroupRecord | None
+    scheduled: bool
+    """The job has a ``job_sched`` row (a Batch's scheduler took it in)."""
+    priority: int
+    reason: str | None
+    attempts: int
+    started_at: float | None
+    ended_at: float | None
+    after: tuple[int, ...]
+    after_any: tuple[int, ...]
 
 
 def insert_group(
@@ -130,6 +149,33 @@ def get_sched(c: sqlite3.Connection, job_id: int) -> SchedRecord | None:
     row = c.execute(f"SELECT {SCHED_COLUMNS} FROM job_sched WHERE job_id = ?", (job_id,))
     r = row.fetchone()
     return None if r is None else SchedRecord(*r)
+
+
+def job_board_rows(c: sqlite3.Connection) -> dict[int, BoardRow]:
+    """For every job in a scheduler or a group, in two queries whatever the number of jobs:
+    its group, priority, reason, attempts, times and dependency links (jobs outside any
+    scheduler and group have no row)."""
+    rows = c.execute(
+        "SELECT j.id, g.id, g.name, g.mode, g.cancel_on_failure, g.workers,"
+        " s.job_id IS NOT NULL, s.priority, s.reason, s.attempts, s.started_at, s.ended_at"
+        " FROM jobs AS j LEFT JOIN job_sched AS s ON s.job_id = j.id"
+        " LEFT JOIN groups AS g ON g.id = j.group_id"
+        " WHERE s.job_id IS NOT NULL OR j.group_id IS NOT NULL"
+    ).fetchall()
+    after: dict[int, list[int]] = {}
+    any_of: dict[int, list[int]] = {}
+    for job_id, dep, any_ in c.execute(
+        "SELECT job_id, depends_on, any_of FROM job_deps ORDER BY job_id, depends_on"
+    ):
+        (any_of if any_ else after).setdefault(job_id, []).append(dep)
+    out = {}
+    for r in rows:
+        group = None if r[1] is None else GroupRecord(r[1], r[2], r[3], bool(r[4]), r[5])
+        out[r[0]] = BoardRow(
+            r[0], group, bool(r[6]), 1 if r[7] is None else r[7], r[8], r[9] or 0, r[10],
+            r[11], tuple(after.get(r[0], ())), tuple(any_of.get(r[0], ())),
+        )
+    return out
 
 
 def unfinished_ids(c: sqlite3.Connection) -> list[int]:

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import call_table
-from .call_table import GroupRecord, SchedRecord
-from .job_table import insert_job
+from .call_table import BoardRow, GroupRecord, SchedRecord
+from .job_table import insert_job, update_job_state
 from .logs import StoreLogs
+from .task_table import requeue_failed
 
 __all__ = ["StoreCalls"]
 
@@ -33,6 +34,7 @@ class StoreCalls(StoreLogs):
     _read: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     _write: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     _conn_max_vars: int
+    _writer: Any
 
     def create_scheduled_job(
         self,
@@ -109,6 +111,12 @@ class StoreCalls(StoreLogs):
         with self._read() as c:
             return call_table.get_sched(c, job_id)
 
+    def job_board_rows(self) -> dict[int, BoardRow]:
+        """Group, priority, reason and links of every job in a scheduler or a group, by job
+        id, in one read (a jobs list of hundreds of jobs reads them at once)."""
+        with self._read() as c:
+            return call_table.job_board_rows(c)
+
     def unfinished_scheduled(self) -> list[int]:
         """Jobs in a scheduler's care that have not ended, oldest first."""
         with self._read() as c:
@@ -127,3 +135,15 @@ class StoreCalls(StoreLogs):
                 "UPDATE jobs SET spec = json_set(spec, '$.host.identity', ?) WHERE id = ?",
                 [(identity, j) for j in job_ids],
             )
+
+    def retry_failed_tasks(self, job_id: int, reason: str = "retried by user") -> int:
+        """``tui-batch retry`` of a job no process runs: its failed and cancelled tasks are
+        queued again and the job becomes 'interrupted' (resumable), in one transaction, so a
+        kill before it runs again still leaves it resumable. Returns how many; the job's
+        state is left alone when there were none. The caller holds the job's run lock."""
+        self._writer.drain(None)
+        with self._write() as c:
+            n = requeue_failed(c, job_id, reason)
+            if n:
+                update_job_state(c, self.path, job_id, "interrupted", None)
+            return n

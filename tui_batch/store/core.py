@@ -29,7 +29,6 @@ from ..errors import StoreError
 from ..model.logfiles import LogRef
 from . import job_table, task_table
 from .batch import OP_END, OP_PRIO, OP_START, OP_STATE, apply_replayed
-from .calls import StoreCalls  # which is a StoreLogs too
 from .db import connect, connect_readonly, default_path, resolve_path, write_transaction
 from .hashcache import HashKey, get_hashes, hash_rows, put_hashes
 from .journal import replay
@@ -43,6 +42,7 @@ from .records import (
     check_job_state,
     check_task_state,
 )
+from .steps import StoreSteps  # which is a StoreCalls and a StoreLogs too
 from .writer import Writer
 
 __all__ = ["Store"]
@@ -60,7 +60,7 @@ def _close_open_stores() -> None:
             store.close()
 
 
-class Store(StoreCalls):
+class Store(StoreSteps):
     """The job store. Open one per process (or per thread that wants its own); close it.
 
     ``Store(path, readonly=True)`` (for ``tui-batch jobs``) opens with SQLite's ``mode=ro``:

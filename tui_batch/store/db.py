@@ -27,9 +27,8 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 
-import platformdirs
-
-from ..errors import InputError, StoreError
+from ..errors import StoreError
+from ..model.dbpath import ENV_VAR, default_path, expand_user, missing_store, resolve_path
 from .schema import check_readonly, check_version, migrate, read_version
 
 __all__ = [
@@ -46,37 +45,6 @@ __all__ = [
 BUSY_TIMEOUT = 10.0
 """Seconds a connection waits for another one's write lock before giving up."""
 
-ENV_VAR = "TUI_BATCH_DB"
-
-
-def default_path() -> str:
-    """Where a store opens without an explicit path: ``$TUI_BATCH_DB`` if set, else the
-    user's data folder, so every command (run, jobs, resume) finds the same jobs."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return expand_user(env, ENV_VAR)
-    return os.path.join(platformdirs.user_data_dir("tui-batch"), "jobs.db")
-
-
-def resolve_path(path: str | os.PathLike[str] | None = None) -> str:
-    """The absolute file a store opens for ``path`` (None: :func:`default_path`), with
-    ``~`` expanded; :class:`InputError` (``--db`` / ``TUI_BATCH_DB``) for an unknown
-    ``~user``. Nothing is touched on disk."""
-    if path is None:
-        return os.path.abspath(default_path())
-    return os.path.abspath(expand_user(os.fspath(path), "--db"))
-
-
-def expand_user(path: str, field: str) -> str:
-    """``~`` and ``~user`` expanded as a shell would; an unknown user is refused (InputError
-    naming ``field``) instead of becoming a folder literally named ``~user``."""
-    if not path.startswith("~"):
-        return path
-    out = os.path.expanduser(path)
-    if out.startswith("~"):
-        user = path[1:].split(os.sep, 1)[0]
-        raise InputError(field, f"{path}: there is no user {user!r} to expand ~{user} for")
-    return out
 
 
 def connect(path: str, migrate_schema: bool) -> sqlite3.Connection:
@@ -86,11 +54,17 @@ def connect(path: str, migrate_schema: bool) -> sqlite3.Connection:
         raise StoreError(f"cannot open job store {path}: it is a folder")
     parent = os.path.dirname(path)
     try:
-        os.makedirs(parent, exist_ok=True)
+        # A store we create is private (folder 0700, file 0600; SQLite gives its -wal and
+        # -shm files the file's mode): another user must not list or read anyone's jobs.
+        # A folder or a file that exists keeps the mode its owner gave it.
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
     except OSError as e:
-        raise StoreError(
-            f"cannot open job store {path}: cannot create folder {parent}: {e.strerror}"
-        ) from e
+        if not os.path.isdir(parent):
+            raise StoreError(f"cannot open job store {path}: cannot create folder {parent}: "
+                             f"{e.strerror}") from e
+        raise StoreError(f"cannot open job store {path}: {e.strerror}") from e
     conn: sqlite3.Connection | None = None
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writes, so a
@@ -158,7 +132,7 @@ def connect_readonly(path: str) -> sqlite3.Connection:
     if os.path.isdir(path):
         raise StoreError(f"cannot open job store {path}: it is a folder")
     if not os.path.exists(path):
-        raise StoreError(f"no job store at {path}")
+        raise StoreError(missing_store(path))
     uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
     try:
         return _open(uri, path)

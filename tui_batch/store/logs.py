@@ -5,6 +5,10 @@ folder (:mod:`tui_batch.model.logfiles`) and the store records where each attemp
 reading it back (``tui-batch log``, the TUI's log view, the CLI's output blocks), following a
 running attempt from another process, and deleting logs with their job are the store's side of
 that contract. :class:`StoreLogs` is mixed into :class:`~tui_batch.store.core.Store`.
+
+A pipeline keeps each step's output in a folder of its own (``step-<N>/``): every reader here
+takes the step (0-based, ``TaskRecord.step``) or, given none, asks the task's row for it, so a
+caller that knows only an attempt still reads the right files.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import StoreError
-from ..model.logfiles import LIVE, LOGS_SUFFIX, LogRef, job_log_dir, live_path, slot_paths
+from ..model.logfiles import (
+    LIVE,
+    LOGS_SUFFIX,
+    LogRef,
+    job_log_dir,
+    live_path,
+    slot_paths,
+    step_dirs,
+    step_log_dir,
+)
 from .records import AttemptRecord
 from .task_table import attempt_from_row
 
@@ -64,6 +77,8 @@ class LiveAttempt:
     slot: int
     out_off: int
     err_off: int
+    step: int = 0
+    """The pipeline step (0-based) whose slot files these are."""
 
 
 def read_range(path: str, off: int, length: int) -> bytes:
@@ -100,44 +115,63 @@ class StoreLogs:
     _write: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     delete_job: Callable[[int], None]
 
-    def log_dir(self, job_id: int) -> str:
-        """The folder that holds job ``job_id``'s task output (it may not exist yet)."""
-        return job_log_dir(self.path, job_id)
+    def log_dir(self, job_id: int, step: int = 0) -> str:
+        """The folder that holds job ``job_id``'s task output (it may not exist yet); of one
+        pipeline step (0-based) when ``step`` is given: see :func:`step_log_dir`."""
+        return step_log_dir(job_log_dir(self.path, job_id), step)
 
-    def output(self, job_id: int, attempt: AttemptRecord, stream: str) -> Output:
-        """What ``attempt`` (of a task of job ``job_id``) wrote on ``stream``, as kept."""
+    def task_step(self, task_id: int) -> int | None:
+        """The pipeline step (0-based) of a task, None for an unknown task."""
+        with self._read() as c:
+            row = c.execute("SELECT step FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return None if row is None else int(row[0] or 0)
+
+    def output(self, job_id: int, attempt: AttemptRecord, stream: str, *,
+               step: int | None = None) -> Output:
+        """What ``attempt`` (of a task of job ``job_id``) wrote on ``stream``, as kept.
+        ``step``: its task's pipeline step (None: read from the task's row)."""
         tail = (attempt.stdout_tail, attempt.stderr_tail)[_stream_index(stream)] or ""
         if attempt.log is None:
             data = tail.encode("utf-8", "surrogateescape")
             return Output(data, len(data))
-        return self.kept(job_id, attempt.log, stream, tail)
+        if step is None:
+            step = self.task_step(attempt.task_id) or 0
+        return self.kept(job_id, attempt.log, stream, tail, step=step)
 
-    def kept(self, job_id: int, ref: LogRef, stream: str, tail: str) -> Output:
+    def kept(self, job_id: int, ref: LogRef, stream: str, tail: str, *,
+             step: int = 0) -> Output:
         """The kept bytes of one stream of a :class:`LogRef` (a stored attempt's, or a live
         engine Task's right after its event: the bytes are in the file already), or its
-        ``tail`` when that is all there is."""
+        ``tail`` when that is all there is. ``step``: the pipeline step (0-based) of its task:
+        each step has its own slot files."""
         i = _stream_index(stream)
         off, length, total = (ref[1:4], ref[4:7])[i]
         if total == 0:
             return Output(b"", 0)
-        data = read_range(slot_paths(self.log_dir(job_id), ref.slot)[i], off, length)
+        data = read_range(slot_paths(self.log_dir(job_id, step), ref.slot)[i], off, length)
         if len(data) < length or (length == 0 and tail):
             # the log files were removed by hand, or --max-output 0: the tail is all there is
             data = tail.encode("utf-8", "surrogateescape")
             return Output(data, total, tail_only=True)
         return Output(data, total)
 
-    def live_attempt(self, job_id: int, task_id: int, attempt: int) -> LiveAttempt | None:
-        """Where a running attempt's output starts, if a slot's live record names it."""
-        try:
-            with open(live_path(self.log_dir(job_id)), "rb") as fh:
-                data = fh.read()
-        except OSError:
-            return None
-        for k in range(len(data) // LIVE.size):
-            pid, tid, n, out_off, err_off = LIVE.unpack_from(data, k * LIVE.size)
-            if tid == task_id and n == attempt:
-                return LiveAttempt(pid, k + 1, out_off, err_off)
+    def live_attempt(self, job_id: int, task_id: int, attempt: int, *,
+                     step: int | None = None) -> LiveAttempt | None:
+        """Where a running attempt's output starts, if a slot's live record names it.
+        ``step``: its task's pipeline step (0-based); None looks in every step's records
+        (a task id is unique in its job, so only its own step's can name it)."""
+        job_dir = job_log_dir(self.path, job_id)
+        folders = step_dirs(job_dir) if step is None else [(step, step_log_dir(job_dir, step))]
+        for k, folder in folders:
+            try:
+                with open(live_path(folder), "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            for slot in range(len(data) // LIVE.size):
+                pid, tid, n, out_off, err_off = LIVE.unpack_from(data, slot * LIVE.size)
+                if tid == task_id and n == attempt:
+                    return LiveAttempt(pid, slot + 1, out_off, err_off, k)
         return None
 
     def follow_bytes(
@@ -145,7 +179,7 @@ class StoreLogs:
     ) -> bytes:
         """What a running attempt added to ``stream`` from byte ``start`` (of its output) on."""
         i = _stream_index(stream)
-        path = slot_paths(self.log_dir(job_id), live.slot)[i]
+        path = slot_paths(self.log_dir(job_id, live.step), live.slot)[i]
         off = (live.out_off, live.err_off)[i] + start
         try:
             size = os.stat(path).st_size
@@ -203,7 +237,8 @@ class StoreLogs:
         return row[0], row[1]
 
     def remove_logs(self, job_id: int) -> None:
-        """Delete job ``job_id``'s log folder (with the job, or by prune)."""
+        """Delete job ``job_id``'s log folder, every pipeline step's logs in it (with the
+        job, or by prune)."""
         folder = self.log_dir(job_id)
         if os.path.isdir(folder) and not os.path.islink(folder):
             shutil.rmtree(folder, ignore_errors=True)

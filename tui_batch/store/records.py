@@ -17,11 +17,13 @@ from typing import Any
 
 from ..model import FileEntry, TaskState
 from ..model.logfiles import LogRef
+from .batch import OP_SPAWN
 
 __all__ = [
     "JOB_STATES",
     "TASK_STATES",
     "AttemptRecord",
+    "ChildTask",
     "JobRecord",
     "JobSummary",
     "NewTask",
@@ -42,7 +44,7 @@ _FS_ERRORS = sys.getfilesystemencodeerrors()
 
 TASK_COLUMNS = (
     "id, job_id, seq, path, root, rel, size, mtime_ns, dev, ino, priority, state, reason,"
-    " duplicate_of, attempts, started_at, ended_at, exit_code, signal, error"
+    " duplicate_of, attempts, started_at, ended_at, exit_code, signal, error, step, parent"
 )
 JOB_COLUMNS = "id, created_at, updated_at, state, spec, name, error, group_id"
 
@@ -158,6 +160,43 @@ class TaskRecord:
     exit_code: int | None
     signal: int | None
     error: str | None
+    step: int = 0
+    """The pipeline step this task is of, 0-based (0 for a job of one action)."""
+    parent: int | None = None
+    """The task of the same file's previous step (its output is this task's input)."""
+
+
+@dataclass(slots=True)
+class ChildTask:
+    """A pipeline step's task, made when the same file's previous step (``parent``) succeeded:
+    it keeps the file's ``seq`` and reads the parent's output (``path``)."""
+
+    id: int
+    job_id: int
+    seq: int
+    step: int
+    parent: int
+    path: str
+    root: str
+    rel: str
+    size: int
+    mtime_ns: int
+    dev: int = 0
+    ino: int = 0
+    priority: int = 1
+    state: str = "queued"
+    reason: str | None = None
+    error: str | None = None
+
+    def record(self) -> tuple[Any, ...]:
+        """The store's hot-path record of this task (see batch.py, ``OP_SPAWN``): paths as
+        BLOBs, dev/ino wrapped to signed."""
+        return (
+            OP_SPAWN, self.id, self.job_id, self.seq, self.step, self.parent,
+            fsencode(self.path), fsencode(self.root), fsencode(self.rel), self.size,
+            self.mtime_ns, i64(self.dev), i64(self.ino), int(self.priority), str(self.state),
+            self.reason, self.error,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -187,7 +226,7 @@ def task_from_row(r: Sequence[Any]) -> TaskRecord:
     return TaskRecord(
         r[0], r[1], r[2], fsd(r[3]), fsd(r[4]), fsd(r[5]), r[6], r[7], u64(r[8]), u64(r[9]),
         r[10], r[11], r[12], None if dup is None else fsd(dup), r[14], r[15], r[16], r[17],
-        r[18], r[19],
+        r[18], r[19], r[20], r[21],
     )  # fmt: skip
 
 

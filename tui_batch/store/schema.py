@@ -141,8 +141,20 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE job_deps ADD COLUMN any_of INTEGER NOT NULL DEFAULT 0")
 
 
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    # Pipelines (jobs/pipeline.py): each file's steps are tasks of the job. ``step`` is
+    # 0-based (0: the first step, so every older task is a step 0); ``parent`` is the task of
+    # the same file's previous step, whose output this task reads. A file keeps its ``seq``
+    # ({#}) at every step, so seq is unique per step, not per job.
+    conn.execute("ALTER TABLE tasks ADD COLUMN step INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE tasks ADD COLUMN parent INTEGER")
+    conn.execute("DROP INDEX tasks_job_seq")
+    conn.execute("CREATE UNIQUE INDEX tasks_job_seq_step ON tasks(job_id, seq, step)")
+    conn.execute("CREATE INDEX tasks_parent ON tasks(parent) WHERE parent IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3,
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4,
 ]
 """``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``, inside the caller's
 transaction (so it must not commit; no ``executescript``). Append to change the schema; never

@@ -40,6 +40,7 @@ __all__ = [
     "next_task_ids",
     "overlay_pending",
     "recover_interrupted",
+    "requeue_failed",
     "task_counts",
     "task_rows",
     "tasks_query",
@@ -154,7 +155,7 @@ def tasks_query(
             return None
         sql += f" AND state IN ({', '.join('?' * len(wanted))})"
         params.extend(wanted)
-    sql += " ORDER BY seq"
+    sql += " ORDER BY seq, step"  # a pipeline's steps of one file side by side
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, int(limit)))
@@ -200,6 +201,18 @@ def recover_interrupted(c: sqlite3.Connection, job_id: int) -> int:
     cur = c.execute(
         "UPDATE tasks SET state = 'interrupted' WHERE job_id = ? AND state = 'running'",
         (job_id,),
+    )
+    return cur.rowcount
+
+
+def requeue_failed(c: sqlite3.Connection, job_id: int, reason: str) -> int:
+    """Failed and cancelled tasks of a job become 'queued' again (their attempts stay as
+    history), in the caller's transaction; returns how many. The same set the engine's
+    ``retry_failed`` takes, for a job no process runs."""
+    cur = c.execute(
+        "UPDATE tasks SET state = 'queued', reason = ?"
+        " WHERE job_id = ? AND state IN ('failed', 'cancelled')",
+        (reason, job_id),
     )
     return cur.rowcount
 

@@ -87,6 +87,22 @@ class Writer:
         if self.idle:
             self.kick()
 
+    def record_pair(self, first: tuple[Any, ...], second: tuple[Any, ...]) -> None:
+        """:meth:`record` for two records that must commit together (a step's end and the
+        next step's task): under one lock hold, so the writer's swap cannot fall between
+        them and they land in one batch, one transaction."""
+        with self._jlock:
+            j = self._journal
+            if j is None and not self._no_journal:
+                j = self._open_journal()
+            if j is not None:
+                j.write(first)
+                j.write(second)
+            self.append(first)
+            self.append(second)
+        if self.idle:
+            self.kick()
+
     def _open_journal(self) -> Journal | None:
         if self._closed:
             raise StoreError(f"job store {self.path} is closed")

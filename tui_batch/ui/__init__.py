@@ -35,19 +35,20 @@ def run_tui(
 
     ``start``: ``form`` (filter form; ``root`` / ``spec`` prefill it; ``demo`` is the same with
     the demo spec), ``run`` (plan ``spec``, create the job, open its dashboard running),
-    ``resume`` (dashboard of ``job_id``, running), ``jobs`` (the jobs screen), ``watch``
+    ``resume`` (dashboard of ``job_id``, running), ``attach`` (dashboard of ``job_id``,
+    running in another process), ``jobs`` (the jobs screen), ``watch``
     (dashboard of a watch of ``spec``; ``watch`` holds the Watcher's keyword arguments).
     Exit codes: 0 all tasks succeeded (or nothing ran), 1 some failed or were cancelled,
     130 quit while work remained (the job stays resumable).
     """
     from .app import BatchApp, run_app
 
-    if start not in ("form", "run", "resume", "jobs", "demo", "watch"):
+    if start not in ("form", "run", "resume", "jobs", "demo", "watch", "attach"):
         raise ValueError(f"unknown start screen {start!r}")
     if start in ("run", "watch") and spec is None:
         raise ValueError(f"start={start!r} needs a spec")
-    if start == "resume" and job_id is None:
-        raise ValueError("start='resume' needs a job_id")
+    if start in ("resume", "attach") and job_id is None:
+        raise ValueError(f"start={start!r} needs a job_id")
     app = BatchApp(root=root, spec=spec, job_id=job_id, db=db,
                    start=start, watch=watch)  # type: ignore[arg-type]
     return run_app(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import work
@@ -22,9 +23,11 @@ from textual.theme import Theme
 from ..errors import InputError, TuiBatchError
 from ..jobs import EXIT_OK, create_job, plan_job
 from ..model import JobSpec
+from ..service.handover import ServiceRunner, for_service, in_process, watch_runner
 from ..store import Store
 from .clock import Clock, SystemClock
 from .commands import ScreenActions
+from .quitting import leave_or_stop, service_refused
 from .resources import stylesheet_path
 from .screens.dashboard import DashboardScreen
 from .screens.form import FormScreen
@@ -38,7 +41,7 @@ from .settings import load_settings, save_setting
 if TYPE_CHECKING:
     from .navigation import Navigator
 
-StartMode = Literal["form", "run", "resume", "jobs", "demo", "watch"]
+StartMode = Literal["form", "run", "resume", "jobs", "demo", "watch", "attach"]
 
 
 class BatchApp(App[int]):
@@ -54,6 +57,8 @@ class BatchApp(App[int]):
         Binding("f2", "jobs", "Jobs"),
         Binding("f1", "help", "Help", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
+        # Ctrl+C quits as users expect (it still copies in a text field, which binds it)
+        Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     KEY_NAMES: ClassVar[dict[str, str]] = {
         "enter": "Enter",
@@ -111,6 +116,8 @@ class BatchApp(App[int]):
         self._store = store
         self._store_lock = threading.Lock()
         self._quit_dialog: Screen[Any] | None = None
+        self.farewell: str | None = None
+        """Printed once the TUI has closed (how to attach again to a job left running)."""
         self._saved_theme = ""
         if deterministic:
             self.animation_level = "none"
@@ -169,7 +176,9 @@ class BatchApp(App[int]):
         elif self.start == "watch" and self.spec is not None:
             self.open_watch(self.spec)
         elif self.start == "resume" and self.job_id is not None:
-            self.push_screen(DashboardScreen(self.store, self.job_id, autostart=True))
+            self.open_dashboard(self.job_id, autostart=True)
+        elif self.start == "attach" and self.job_id is not None:
+            self.open_attached(self.job_id)
         elif self.start == "jobs":
             self.push_screen(JobsScreen())
         else:
@@ -180,6 +189,7 @@ class BatchApp(App[int]):
         """`tui-batch run` on a terminal: plan + create the job, its counts on ``screen``,
         then open its dashboard. Stopped (Esc, quit): no job is left behind."""
         stop = screen.cancel
+        spec = for_service(spec)
         try:
             plan = plan_job(spec, store=self.store, cancel=stop, progress=screen.report)
             empty = plan.nothing_matched()
@@ -221,17 +231,18 @@ class BatchApp(App[int]):
         """`tui-batch watch` on a terminal: the same dashboard, with files arriving live."""
         from ..watch import Watcher, WatchError
 
-        try:
-            watcher = Watcher(spec, self.store, **self.watch_options)
+        try:  # in the service (it outlives the terminal), shown attached; or here
+            runner: Any = Watcher(spec, self.store, **self.watch_options) if in_process() \
+                else watch_runner(self.store, spec, self.watch_options)
         except (InputError, WatchError, OSError) as exc:
             message = f"{exc.field}: {exc.message}" if isinstance(exc, InputError) else str(exc)
             self.push_screen(FormScreen(spec=spec))
             self.notify(message, severity="error", title="Cannot watch")
             return
-        self.push_screen(
-            DashboardScreen(self.store, watcher.job_id, runner=watcher,  # type: ignore[arg-type]
-                            autostart=True, live_rows=True)
-        )
+        screen = DashboardScreen(self.store, runner.job_id, runner=runner, autostart=True,
+                                 live_rows=True)
+        screen.job.warn = partial(service_refused, screen)
+        self.push_screen(screen)
 
     def _prepare_failed(self, spec: JobSpec, message: str, title: str = "Cannot start") -> None:
         if not self._back_to_preparing():
@@ -247,15 +258,29 @@ class BatchApp(App[int]):
 
     def open_preview(self, spec: JobSpec) -> None:
         """Push the preview of what ``spec`` would process."""
-        self.push_screen(PreviewScreen(spec))
+        self.push_screen(PreviewScreen(for_service(spec)))
 
     def open_dashboard(self, job_id: int, *, autostart: bool, replace: bool = False) -> None:
-        """Show a stored job's dashboard (pushed, or in place of the current screen)."""
-        screen = DashboardScreen(self.store, job_id, autostart=autostart)
+        """Show a stored job's dashboard (pushed, or in place of the current screen). A job
+        started here runs in the per-user service (it outlives the terminal) and the
+        dashboard is attached to it, unless ``TUI_BATCH_INPROCESS`` asks for this process."""
+        if autostart and not in_process():
+            runner = ServiceRunner(self.store, job_id)
+            screen = DashboardScreen(self.store, job_id, runner=runner, autostart=True)
+            screen.job.warn = partial(service_refused, screen)
+        else:
+            screen = DashboardScreen(self.store, job_id, autostart=autostart)
         if replace:
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
+
+    def open_attached(self, job_id: int) -> None:
+        """Push the dashboard of a job running in another process, attached to it."""
+        from ..control.remote_runner import RemoteRunner
+
+        runner = RemoteRunner(self.store, job_id)
+        self.push_screen(DashboardScreen(self.store, job_id, runner=runner, autostart=True))
 
     def open_jobs(self, *, replace: bool = False) -> None:
         """Show the jobs screen (pushed, or in place of the current screen)."""
@@ -289,9 +314,11 @@ class BatchApp(App[int]):
         self.push_screen(JobsScreen())
 
     def running_dashboard(self) -> DashboardScreen | None:
-        """The dashboard whose job is running, if any."""
+        """The dashboard whose job is running here or was started here in the service, if
+        any (not one attached to a job started elsewhere: leaving that one stops nothing)."""
         for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen) and screen.running:
+            if isinstance(screen, DashboardScreen) and not screen.job.viewer and (
+                    screen.running or screen.job.handing_over):
                 return screen
         return None
 
@@ -304,6 +331,7 @@ class BatchApp(App[int]):
         """Quit; asks first when work is running (the job stays resumable)."""
         from ..jobs import resume_advice
         from .dialogs.confirm import ConfirmDialog
+        from .dialogs.leave_job import LeaveJobDialog
 
         dashboard = self.running_dashboard()
         if dashboard is None:
@@ -311,7 +339,15 @@ class BatchApp(App[int]):
             return
         if self._quit_dialog is not None and self._quit_dialog is self.screen:
             # q again in "Quit while the job runs?": that is the answer, as y would be.
-            self._quit_dialog.dismiss(True)
+            if isinstance(self._quit_dialog, LeaveJobDialog):
+                self._quit_dialog.action_select()  # the highlighted choice: leave, at first
+            else:
+                self._quit_dialog.dismiss(True)
+            return
+        if dashboard.job.in_service:  # leave it running in the background, or stop it?
+            self._quit_dialog = LeaveJobDialog(dashboard.job_id, self.store.path,
+                                               watch=dashboard.live_rows)
+            await self.push_screen(self._quit_dialog, partial(self._left, dashboard))
             return
 
         async def answer(yes: bool | None) -> None:
@@ -325,6 +361,10 @@ class BatchApp(App[int]):
         )
         self._quit_dialog = ConfirmDialog(title, text, yes=yes, no=no, danger=True)
         await self.push_screen(self._quit_dialog, answer)
+
+    async def _left(self, dashboard: DashboardScreen, choice: str | None) -> None:
+        self._quit_dialog = None
+        await leave_or_stop(self, dashboard, choice)
 
     async def quit_running(self, dashboard: DashboardScreen) -> None:
         """Stop the running job (saved, resumable) and exit: 130 while work is left.
@@ -346,4 +386,6 @@ if TYPE_CHECKING:
 def run_app(app: BatchApp) -> int:
     """Run and translate the app's return value into a process exit code."""
     result = app.run()
+    if app.farewell:
+        print(app.farewell, flush=True)
     return EXIT_OK if result is None else int(result)

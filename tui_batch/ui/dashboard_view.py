@@ -23,6 +23,7 @@ from textual.containers import Vertical
 from ..engine.events import Stats
 from .history import JobHistory
 from .job_run import JobRun, RunOutcome
+from .step_counts import step_names, steps_line
 from .widgets.filter_bar import FilterBar
 from .widgets.stats_panel import StatsPanel
 from .widgets.task_list import TaskList
@@ -83,6 +84,8 @@ class DashboardView:
         None once loaded)."""
         self.log = TaskLog(store, self.selected_task, self._max_attempts, id="log")
         """The task under the cursor, in detail."""
+        self.step_names: list[str] | None = None
+        """A pipeline job's steps, step 1 first (None: one action); read when mounted."""
 
     def compose(self, clock: Clock) -> ComposeResult:
         """The widgets, as the screen lays them out between its header and footer."""
@@ -120,6 +123,7 @@ class DashboardView:
         self.stats_panel.show_state("loading")
         self.task_list.empty_text = "loading tasks…"
         self.task_list.focus()
+        self.show_pipeline()
         if self.watch_header is not None and self.job.runner is not None:
             self.watch_header.attach(self.job.runner)  # a watch's runner is its Watcher
             self.watch_header.refresh_text(None)
@@ -142,6 +146,10 @@ class DashboardView:
         if counts is None or self.job.engine is not None or not self.task_list.is_attached:
             return
         stats = stats_from_counts(counts)
+        if self.step_names is not None:
+            per_step = await asyncio.to_thread(self.job.store.step_counts, self.job.job_id,
+                                               len(self.step_names))  # fmt: skip
+            self.stats_panel.show_steps(steps_line(self.step_names, per_step))
         self.preview_total = stats.total
         if not stats.total:
             self.task_list.empty_text = "no files matched"
@@ -155,10 +163,15 @@ class DashboardView:
         """The runner is built: list its tasks (the cursor stays on its row), show its
         counters."""
         self.preview_total = None
+        header = self.watch_header
+        if header is not None and header.source is not self.job.runner:  # run here instead
+            header.attach(self.job.runner)
         tasks = engine.tasks.values()
         rows = list(reversed(tasks)) if self.task_list.newest_first else list(tasks)
         self.task_list.set_rows(rows, keep_cursor=not self.live_rows)
         stats = engine.snapshot()
+        if not getattr(engine, "complete", True):  # an attached job's rows still coming
+            self.preview_total = stats.total
         if self.live_rows:
             self.task_list.empty_text = "no files yet: waiting for files to arrive"
         elif not stats.total:
@@ -182,6 +195,8 @@ class DashboardView:
         """A run starts now."""
         self.stats_panel.state_text = self.live_word(self.job.engine.paused)
         self.stats_panel.start_run()
+        if self.job.attached:  # the job has been running since before this viewer came
+            self.stats_panel.elapsed_before = self.job.engine.snapshot().elapsed
 
     def run_finished(self, outcome: RunOutcome, stats: Stats) -> None:
         """The run ended: freeze the clock, say how it ended, show the final rows."""
@@ -198,8 +213,37 @@ class DashboardView:
         if self.job.running and not self.job.stopping:
             panel.state_text = self.live_word(stats.paused)
         panel.update_stats(stats)
+        engine = self.job.engine
+        if self.step_names is not None and callable(getattr(engine, "step_counts", None)):
+            panel.show_steps(steps_line(self.step_names, engine.step_counts()))
         if self.watch_header is not None:
             self.watch_header.refresh_text(stats)
+
+    # --------------------------------------------------------------- pipelines
+    def show_pipeline(self) -> None:
+        """A pipeline job: the Step column and the line of counts per step (a one-action
+        job keeps its columns and lines as they were)."""
+        try:
+            spec = self.job.store.get_job(self.job.job_id).spec
+        except Exception:  # unknown job, broken store: loading says what is wrong
+            return
+        self.step_names = step_names(spec)
+        if self.step_names is None:
+            return
+        self.task_list.show_steps(self.step_of)
+        self.stats_panel.show_steps(steps_line(self.step_names, []))
+
+    def step_of(self, task: Any) -> int | None:
+        """A task's step, 0-based: the live pipeline knows its tasks' steps, a store row
+        (before the pipeline is built) carries its own."""
+        engine = self.job.engine
+        step_of = getattr(engine, "step_of", None)
+        if callable(step_of):
+            step = step_of(task.id)
+            if step is not None:
+                return int(step)
+        step = getattr(task, "step", None)
+        return int(step) if isinstance(step, int) else None
 
     def stats_updated(self, stats: Stats) -> None:
         """Counters from the bridge: the engine's counters now, the message's snapshot may be
@@ -211,8 +255,10 @@ class DashboardView:
         """These tasks changed: their rows, the title, the counters as of these rows (not up
         to 0.25 s older) and the log if it shows one of them."""
         self.task_list.tasks_changed(task_ids)
-        self.show_title()
         engine = self.job.engine
+        if self.step_names is not None and engine is not None:
+            self.task_list.follow(engine)  # a file's next step is a task made just now
+        self.show_title()
         if engine is not None:
             self.show_stats(engine.snapshot())
         if self.log.task_id is not None and self.log.task_id in task_ids:
@@ -255,7 +301,9 @@ class DashboardView:
 
     def rows_changed(self) -> None:
         """Tasks were queued again, or the run ended: recompute the list's view."""
-        self.task_list.rebuild()
+        engine = self.job.engine
+        if self.step_names is None or engine is None or not self.task_list.follow(engine):
+            self.task_list.rebuild()
         self.show_title()
 
     def show_title(self) -> None:

@@ -21,15 +21,24 @@ import os
 from collections.abc import Collection
 from functools import lru_cache
 
-from ..actions import Action, append_note, resolve_action
+from ..actions import Action, append_note, default_dedupe, resolve_action
 from ..errors import InputError
 from ..model import ActionSpec, EngineSettings
 from ..select import check_out_dir
-from .form_spec import COMMAND, NO_FUNCTION, NO_TEMPLATE, PYTHON, FormFields, build_filter
+from .form_spec import (
+    COMMAND,
+    NO_FUNCTION,
+    NO_TEMPLATE,
+    PYTHON,
+    FormFields,
+    build_action,
+    build_filter,
+)
 from .validation import FIELD_WIDGETS, FILTER_FIELDS, format_options, parse_options, split_paths
 
 __all__ = [
-    "compiled_template", "cross_errors", "dropped_note", "kept_options", "path_note", "widget_for",
+    "compiled_template", "cross_errors", "dedupe_shown", "dropped_note", "first_step",
+    "kept_options", "options_after_switch", "path_note", "widget_for",
 ]
 
 
@@ -151,6 +160,19 @@ def cross_errors(
     return errors
 
 
+def first_step(fields: FormFields) -> ActionSpec | None:
+    """The main action (a pipeline's step 1), or None while it is wrong (its own field says
+    why) or not typed yet."""
+    if fields.choice("action") == COMMAND and not fields.value("template").strip():
+        return None
+    try:
+        spec = build_action(fields)
+        resolve_action(spec)  # a module:function that does not import is no step 1 yet
+    except InputError:
+        return None
+    return spec
+
+
 def path_note(fields: FormFields) -> str | None:
     """The core's note when the path will be appended to the command template (``wc -l``
     runs as ``wc -l PATH``), in the words ``--dry-run`` and the preview use; None otherwise."""
@@ -186,3 +208,30 @@ def dropped_note(dropped: dict[str, str], choice: object) -> str:
     else:
         why = f"not {'an option' if len(dropped) == 1 else 'options'} of {choice}"
     return f"{format_options(dropped)}: {why}"
+
+
+def options_after_switch(
+    text: str, choice: object, actions: dict[str, Action]
+) -> tuple[str, str] | None:
+    """``(the Options text kept, the note saying what was dropped)`` when the Run select
+    changes to ``choice`` and some options are not the new action's; None when nothing is
+    dropped (or the text is not ``KEY=VALUE`` yet: the field says so, the user decides)."""
+    try:
+        options = parse_options(text)
+    except InputError:
+        return None
+    kept, dropped = kept_options(options, choice, actions)
+    if not dropped:
+        return None
+    return format_options(kept), dropped_note(dropped, choice)
+
+
+def dedupe_shown(fields: FormFields, actions: dict[str, Action]) -> bool | None:
+    """The dedupe box the chosen action implies with this output folder, or None while the
+    template does not compile (its error is shown on the field; the box stays as it is)."""
+    out = fields.value("out").strip() or None
+    choice = fields.choice("action")
+    action = actions.get(str(choice))
+    if choice == COMMAND:
+        action = compiled_template(fields.value("template"), fields.checked("shell"))
+    return None if action is None else default_dedupe(action, out)

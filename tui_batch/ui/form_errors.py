@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from .form_layout import FIELD_LABELS
+from .widgets.option_fields import OptionFields
 
 FIELDS = "#form Input, #form Select, #form Checkbox"
 """Every field of the form, in the order the user sees them (the DOM's)."""
@@ -46,6 +47,8 @@ class ErrorView:
             (pair, list(pair.query(".field-error").results(Label)))
             for pair in screen.query(".error-pair")
         ]
+        self.option_fields = next(iter(screen.query("#opt-fields").results(OptionFields)), None)
+        """The main action's options as fields: the one an ``--opt`` error names is marked."""
         self.summary = screen.query_one("#form-errors", Static)
         self.shown: dict[str, str] = {}
         """What is on screen now (widget id -> message)."""
@@ -62,6 +65,8 @@ class ErrorView:
         # when the message (from a check across fields) stays the same.
         for field_id, widget in self.fields.items():
             widget.set_class(field_id in errors, "-invalid")
+        if self.option_fields is not None:
+            self.option_fields.mark(errors.get("opts"))
         if errors == self.shown:
             return
         for field_id in set(errors) | set(self.shown):
@@ -83,14 +88,17 @@ def go_to(screen: Screen[Any], widget: Widget) -> None:
     screen.query_one("#form", VerticalScroll).scroll_to_center(widget, animate=False)
 
 
-def report_errors(screen: Screen[Any], errors: dict[str, str]) -> None:
+def report_errors(
+    screen: Screen[Any], errors: dict[str, str], labels: dict[str, str] | None = None
+) -> None:
     """Ctrl+R (or Ctrl+S) with errors: go to the first wrong field and list every error, by
-    field name."""
+    field name (``labels``: names of fields the layout does not list, a pipeline's steps)."""
+    names = {**FIELD_LABELS, **(labels or {})}
     if not errors:
         return
     go_to(screen, screen.query_one(f"#{next(iter(errors))}"))
     screen.notify(
-        "\n".join(f"{FIELD_LABELS.get(i, i)}: {m}" for i, m in errors.items()),
+        "\n".join(f"{names.get(i, i)}: {m}" for i, m in errors.items()),
         title=fields_to_fix(len(errors)),
         severity="error",
         timeout=10,

@@ -23,14 +23,32 @@ from ..actions import Action, list_actions, resolve_action
 from ..errors import InputError
 from ..model import ActionSpec, Priority
 from .form_spec import COMMAND, PYTHON
-from .validation import PARSERS, CoreValidator
+from .validation import PARSERS, CoreValidator, parse_options
+from .widgets.option_fields import OptionFields
+from .widgets.steps_editor import StepsEditor
 from .widgets.tick_box import TickBox
 
 CHEAT_SHEET = (
     "[b]{}[/] path  [b]{/}[/] basename  [b]{//}[/] parent  [b]{.}[/] path w/o ext  "
-    "[b]{/.}[/] basename w/o ext  [b]{out}[/] output path"
+    "[b]{/.}[/] basename w/o ext  [b]{out}[/] output path  [b]{#}[/] task number  "
+    "[b]{%}[/] worker slot"
 )
 """The placeholders of a command template, shown under it."""
+
+FORM_HELP = (
+    "`Enter` in a text field moves to the next field; in the last one (Output dir) it "
+    "opens the preview, as `Ctrl+R` does. Nothing starts from the form: the preview shows "
+    "the files and confirms the start.\n\n"
+    "Fields are checked as you type, with the command line's words; `Ctrl+R` with a wrong "
+    "field lists every error and takes you to the first. An empty field means the "
+    "default its example names. Changing the action drops the options it does not take; "
+    "an action's options are fields of their own, under the `--opt` line they make.\n\n"
+    "A pipeline runs several actions per file, each on the previous one's output: `Ctrl+N` "
+    "(or `+ step`) adds a step after the focused one; in a step `Alt+↑` / `Alt+↓` move it "
+    "and `Alt+X` removes it. Each step has its workers (empty: the job's) and keeps its "
+    "output unless `keep output` is off; `Ctrl+S` saves the steps as `[[steps]]`."
+)
+"""How the form behaves, above its keys in the help (the screen's ``HELP_INTRO``)."""
 
 
 def form_actions(wanted: str | None) -> list[Action]:
@@ -117,6 +135,8 @@ def form_fields(actions: list[Action]) -> ComposeResult:
             yield Label("Options", classes="field-label")
             yield _input("opts", "e.g. key=value (--opt)")
         yield Label("", id="opts-error", classes="field-error")
+        yield OptionFields(id="opt-fields")
+        yield StepsEditor({a.name: a for a in actions}, id="steps")
         yield Static("Engine", classes="section")
         yield from _pair(("workers", "Workers", "e.g. 4 (empty: one per CPU)"),
                          ("retries", "Retries", "e.g. 2 (empty: 0)"))
@@ -159,6 +179,11 @@ def show_action_fields(screen: Widget, choice: object, actions: dict[str, Action
     opts = screen.query_one("#opts", Input)
     opts.placeholder = options_placeholder(action)
     screen.query_one("#opts-row").display = takes_options or bool(opts.value)
+    try:
+        values = parse_options(opts.value)
+    except InputError:
+        values = {}
+    screen.query_one("#opt-fields", OptionFields).show_for(action, values)
     help_widget = screen.query_one("#action-help", Static)
     help_widget.display = action is not None
     if action is not None:

@@ -10,11 +10,13 @@ It must not touch widgets: the screen turns what it reports into text, toasts an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..control.remote_runner import RemoteRunner
 from ..engine.events import Stats
 from ..jobs import EXIT_INTERRUPTED, EXIT_OK, JobRunner
 from ..model import TaskState
@@ -69,16 +71,37 @@ def run_outcome(exit_code: int, error: str | None, stats: Stats) -> RunOutcome:
     )
 
 
-class JobRun:
-    """The runner of one stored job and the state of its runs."""
+VIEW_ACTIONS = frozenset({"back", "open_log", "toggle_log", "sort", "filter", "find"})
+"""What a dashboard attached to a job that has ended (or that it left) still does."""
 
-    def __init__(self, store: Store, job_id: int, runner: JobRunner | None = None) -> None:
+
+class JobRun:
+    """The runner of one stored job and the state of its runs.
+
+    The runner may be a :class:`~tui_batch.control.remote.RemoteRunner`: the job runs in
+    another process and this dashboard is attached to it (:attr:`attached`); its controls
+    then act on that job, and leaving it never stops the job. A
+    :class:`~tui_batch.service.handover.ServiceRunner` is one too, for a job this dashboard
+    starts (:attr:`in_service`): it is handed to the service when the runner loads, and
+    when the service cannot take it, it runs here instead (:attr:`warn` says so)."""
+
+    def __init__(self, store: Store, job_id: int,
+                 runner: JobRunner | RemoteRunner | None = None) -> None:
         self.store = store
         """The job store the runner is built on."""
         self.job_id = job_id
         """The job run."""
         self.runner = runner
         """Runs the job; built by :meth:`load` when not given."""
+        self.attached = isinstance(runner, RemoteRunner)
+        """The job runs in another process; this is one of its viewers."""
+        self.in_service = bool(getattr(runner, "handed_over", False))
+        """This dashboard started the job in the per-user service: quitting asks whether to
+        leave it running there or to stop it (a plain viewer just leaves)."""
+        self.warn: Callable[[str], None] | None = None
+        """Hears the one-line warning when the service could not take the job (set by the
+        app: the job then runs in this process)."""
+        self._pending = self.in_service
         self.running = False
         """A run is in progress (the engine is live)."""
         self.stopping = False
@@ -96,16 +119,33 @@ class JobRun:
     @property
     def engine(self) -> Any:
         """The live engine (None until the runner is loaded, kept after it is released)."""
-        if self.runner is not None:
+        if self.runner is not None and not self._pending:
             self._engine = self.runner.engine
         return self._engine
+
+    @property
+    def viewer(self) -> bool:
+        """Attached to a job someone else started (`tui-batch attach`, the jobs screen)."""
+        return self.attached and not self.in_service
+
+    @property
+    def handing_over(self) -> bool:
+        """The job is being handed to the service (its run starts once it is)."""
+        return self._pending
+
+    @property
+    def where(self) -> str:
+        """Said after the job's number in the title: where it runs, seen from here."""
+        if self.in_service:
+            return " · in the background"
+        return " · attached" if self.attached else ""
 
     def first_rows(self, limit: int) -> list[Any] | None:
         """The job's first ``limit`` task rows from the store, read at once: an index read of
         about a millisecond whatever the job's size (building the runner of 100,000 tasks
         takes seconds), so the dashboard's first frame lists a screenful. None when a runner
         exists (its engine says it all) or the store cannot say."""
-        if self.runner is not None:
+        if self.runner is not None and not self._pending:
             return None
         try:
             return self.store.load_tasks(self.job_id, limit=limit)
@@ -115,7 +155,7 @@ class JobRun:
     async def stored_counts(self) -> dict[str, int] | None:
         """The job's tasks per state as the store has them, read in a thread (a pass over an
         index: tens of milliseconds for 100,000 tasks). None as for :meth:`first_rows`."""
-        if self.runner is not None:
+        if self.runner is not None and not self._pending:
             return None
         try:
             return await asyncio.to_thread(self.store.task_counts, self.job_id)
@@ -128,7 +168,32 @@ class JobRun:
         Raises what building it raises (unknown job, broken store, unknown action)."""
         if self.runner is None:
             self.runner = await asyncio.to_thread(JobRunner, self.store, self.job_id)
+        elif self._pending:
+            await self._hand_over(self.runner)
+        elif isinstance(self.runner, RemoteRunner) and not self.runner.engine.info:
+            await self.runner.open()  # ControlError: not running (any more)
+        assert self.runner is not None
         return self.runner.engine
+
+    async def _hand_over(self, runner: Any) -> None:
+        """Give the job to the service and attach to it; when the service cannot take it,
+        run it here (never lose the job); when it ended before we could attach, show it."""
+        from ..service.handover import EndedRunner, JobEnded, ServiceUnavailable
+
+        try:
+            await runner.open()
+        except ServiceUnavailable as exc:  # a watch's own runner is its Watcher (``local``)
+            build = getattr(runner, "local", None) or (lambda: JobRunner(self.store, self.job_id))
+            self.runner = await asyncio.to_thread(build)
+            self.attached = self.in_service = False
+            if self.warn is not None:
+                self.warn(f"{exc}; job {self.job_id} runs in this terminal instead (closing it "
+                          "stops the job, resumable)")
+        except JobEnded as exc:
+            local = await asyncio.to_thread(JobRunner, self.store, self.job_id)
+            self.runner = EndedRunner(local, exc.state)  # type: ignore[assignment]
+        finally:
+            self._pending = False
 
     # ------------------------------------------------------------------ runs
     def begin(self) -> bool:
@@ -158,7 +223,8 @@ class JobRun:
         finally:
             self.run_ended_at = time.perf_counter()
             self.run_exit_code = code
-            on_exit_code(code)
+            if not getattr(self.runner, "detached", False):  # a viewer that left says nothing
+                on_exit_code(code)
             self.running = False
             self._done.set()
         return code, error
@@ -169,11 +235,24 @@ class JobRun:
             await self._done.wait()
 
     async def stop_and_wait(self) -> None:
-        """Stop the runner (the job stays resumable) and wait for the run to end."""
+        """Stop the runner (the job stays resumable) and wait for the run to end. For a job
+        running elsewhere that is leaving it: the job goes on (:meth:`stop_job_and_wait`)."""
         if self.runner is not None and self.running:
             self.stopping = True
             self.runner.stop()
             await self.wait_finished()
+
+    async def stop_job_and_wait(self) -> None:
+        """Stop the job itself, wherever it runs (saved, resumable), and wait until it has
+        said that it ended: quitting its dashboard with "Stop it"."""
+        if self.runner is None or not self.running:
+            return
+        if not self.attached:
+            await self.stop_and_wait()
+            return
+        self.stopping = True
+        self.engine.stop()  # the job's own "stop" control; the run ends with the job
+        await self.wait_finished()
 
     async def release(self) -> None:
         """Stop a run still going and close the runner: its executor and the job's run lock
@@ -248,6 +327,8 @@ class JobRun:
         gives the task under the cursor, asked only by the actions that need it)."""
         engine = self.engine
         live = engine is not None and self.running and not self.stopping
+        if self.attached and not self.running and not self._pending:  # ended, or left
+            return action in VIEW_ACTIONS
         if action == "pause":
             return live and not engine.paused
         if action == "resume":
@@ -276,6 +357,18 @@ class JobRun:
         if action == "priority":
             task = selected()
             return task is not None and task.state is TaskState.QUEUED
-        if action == "back":
-            return not self.running
+        if action == "back":  # a viewer leaves when it likes: the job goes on
+            return (not self.running and not self._pending) or self.viewer
         return True
+
+    def outcome(self, exit_code: int, error: str | None, stats: Stats) -> RunOutcome:
+        """How the run that ended is told (:func:`run_outcome`); an attached viewer cannot
+        run the job again itself, so its toast names the command that does."""
+        outcome = run_outcome(exit_code, error, stats)
+        if self.attached and outcome.message is not None:
+            retry = f"`tui-batch retry {self.job_id}` runs them again"
+            message = outcome.message.replace("r retries them", retry)
+            outcome = dataclasses.replace(outcome, message=message.replace(
+                "r runs them again", retry))
+        return outcome
+

@@ -46,6 +46,11 @@ class Navigator(Protocol):
         swaps it for the current screen instead of pushing it."""
         ...
 
+    def open_attached(self, job_id: int) -> None:
+        """Push the dashboard of job ``job_id``, running in another process, attached to it:
+        its controls act on that job; leaving it never stops it."""
+        ...
+
     def open_jobs(self, *, replace: bool = False) -> None:
         """Show the jobs screen (pushed, or in place of the current screen)."""
         ...

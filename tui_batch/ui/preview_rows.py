@@ -69,9 +69,16 @@ def workers_phrase(workers: int | None) -> str:
 
 
 def preview_cell(
-    row: Any, key: str, *, excluded: Collection[str], priority: Priority, roots: list[str]
+    row: Any,
+    key: str,
+    *,
+    excluded: Collection[str],
+    priority: Priority,
+    roots: list[str],
+    output_of: Callable[[Any], str | None] | None = None,
 ) -> Cell:
-    """One cell of a preview row (a ``select.PreviewRow``): ``priority`` is the row's."""
+    """One cell of a preview row (a ``select.PreviewRow``): ``priority`` is the row's;
+    ``output_of`` gives a pipeline's final output of a row (default: its ``out_path``)."""
     entry = row.entry
     if key == "mark":
         if entry.path in excluded:
@@ -92,8 +99,9 @@ def preview_cell(
             return (f"{DUPLICATE_MARK} {same}", "warn")  # the start of a long path may go
         if row.collision:
             return ("⚠ collides: " + printable(row.out_path or "?"), "bad")
-        if row.out_path:
-            return ("→ " + printable(row.out_path), "dim")
+        out = output_of(row) if output_of is not None else row.out_path
+        if out:
+            return ("→ " + printable(out), "dim")
     return ""
 
 
@@ -132,8 +140,11 @@ def start_message(spec: JobSpec, t: Mapping[str, int], notes: list[str]) -> str:
     """The markup body of "Start the job?": what runs, on how many files, with what."""
     runnable = t["selected"] - t["duplicates"]
     retries = spec.settings.retries
+    what = spec.action.label
+    if spec.steps:  # a pipeline: every step, in order
+        what = " → ".join(s.action.label for s in spec.steps) + f" ({len(spec.steps)} steps)"
     message = (
-        f"Run [b]{escape(printable(spec.action.label))}[/] on [b]{counted(runnable, 'file')}[/] "
+        f"Run [b]{escape(printable(what))}[/] on [b]{counted(runnable, 'file')}[/] "
         f"({fmt.size(t['bytes'])}) with {workers_phrase(spec.settings.workers)}"
         f"{', ' + counted(retries, 'retry', 'retries') + ' each' if retries else ''}."
     )

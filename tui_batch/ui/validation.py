@@ -88,6 +88,14 @@ def parse_options(text: str) -> dict[str, str]:
     return options
 
 
+def lenient_options(text: str) -> dict[str, str]:
+    """:func:`parse_options`, or ``{}`` while the text is not ``KEY=VALUE`` words yet."""
+    try:
+        return parse_options(text)
+    except InputError:
+        return {}
+
+
 def format_options(options: dict[str, str]) -> str:
     """Inverse of :func:`parse_options`."""
     return " ".join(shlex.quote(f"{k}={v}") for k, v in options.items())

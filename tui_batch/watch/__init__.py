@@ -8,7 +8,8 @@ file system is the truth: an event only means "look at this path". The flow, one
       -> intake  (cheap checks: temporary names (temp), --out, folder rules; one stat)
       -> settle  (wait until size and mtime stay put; folders that appear are walked)
       -> admit   (exactly one task per content version, against the seen table)
-      -> the live engine of the watch's job (job), whose events teach outputs what the
+      -> the live engine of the watch's job (job, engines; with [[steps]] a pipeline that
+         takes each version through every step), whose events teach outputs what the
          action wrote;
     reconcile (start-up, periodic and burst rescans) feeds settle too, so nothing is missed.
 

@@ -200,14 +200,17 @@ class Admitter:
         for r, e, digest in hashed:
             old = seen.get(e.path)
             row = SeenRow(e.path, e.size, e.mtime_ns, e.dev, e.ino, digest, KIND_OUTPUT, None)
-            if r.own is not None and r.own == (e.size, e.mtime_ns):
-                rows.append(row)
-                res.events.append(WatchEvent("output", e.path, message="changed by the action"))
-                continue
+            # Same bytes as the known version is "unchanged" whoever touched the file: a
+            # touch that lands while the file's own task runs is seen by the output guard as
+            # a change the action made, and must not be reported as the action's output.
             if old is not None and old.digest == digest:
                 row.kind, row.task_id = old.kind, old.task_id
                 rows.append(row)
                 res.events.append(WatchEvent("unchanged", e.path, old.task_id))
+                continue
+            if r.own is not None and r.own == (e.size, e.mtime_ns):
+                rows.append(row)
+                res.events.append(WatchEvent("output", e.path, message="changed by the action"))
                 continue
             if r.sibling_output:
                 rows.append(row)
@@ -243,6 +246,8 @@ class Admitter:
             )
             for e, _, dup in new
         ])
+        # one add_tasks numbers its tasks consecutively in the job: {#} of each, from the first
+        seq0 = self.store.get_task(ids[0]).seq + 1 - ids[0] if ids else 0
         for task_id, (e, digest, dup) in zip(ids, new, strict=True):
             kind = KIND_DUPLICATE if dup else KIND_TASK
             rows.append(SeenRow(e.path, e.size, e.mtime_ns, e.dev, e.ino, digest, kind,
@@ -250,6 +255,7 @@ class Admitter:
             t = Task(
                 id=task_id, path=e.path, root=e.root, rel=e.rel, size=e.size,
                 mtime_ns=e.mtime_ns, dev=e.dev, ino=e.ino, priority=Priority(prio),
+                seq=seq0 + task_id,
             )
             if dup:
                 t.state, t.reason = TaskState.SKIPPED, f"duplicate of {dup}"

@@ -64,6 +64,10 @@ class Intake:
             path.startswith(self._out_prefixes) or path + "/" in self._out_prefixes
         )
 
+    def inside(self, path: str) -> bool:
+        """Could an event about this path make a task: under a root, not under ``--out``?"""
+        return not self.under_out(path) and self.locate(path) is not None
+
     def locate(self, path: str) -> tuple[int, str] | None:
         """``(root index, path relative to it)``, or None outside every root."""
         for i, r in enumerate(self.roots):

@@ -1,6 +1,6 @@
 """The watch's job: one job per watch identity, found again after a restart.
 
-Tasks live in one job per watch identity (roots + filter + action + ``--out``, or
+Tasks live in one job per watch identity (roots + filter + action or steps + ``--out``, or
 ``--watch-id``). Restarting the same watch reuses that job, runs what it left queued or running
 (at-least-once for those, as ``resume``), and ``tui-batch jobs`` shows its counts growing. This
 module owns that life cycle in the store (identity, find or create, take over the leftovers,
@@ -17,10 +17,10 @@ from typing import Any
 from ..engine import Task
 from ..errors import TuiBatchError
 from ..jobs import DONE, INTERRUPTED, RUNNING
-from ..model import JobSpec, Priority, TaskState
+from ..model import FilterSpec, JobSpec, Priority, TaskState
 from ..store import KIND_TASK, SeenRow, Store, WatchState
 
-__all__ = ["STATE_LEFT", "WatchJob", "watch_identity"]
+__all__ = ["STATE_LEFT", "WatchJob", "watch_identity", "with_roots"]
 
 STATE_LEFT = ("queued", "running", "interrupted")
 """Task states a session may leave behind (run again by the next session)."""
@@ -40,14 +40,25 @@ def watch_identity(spec: JobSpec, watch_id: str | None = None) -> tuple[str, str
     flt["roots"] = [os.path.abspath(r) for r in spec.filter.roots]
     flt.pop("newer", None)
     flt.pop("older", None)
-    canon = {
+    canon: dict[str, Any] = {
         "filter": flt,
         "action": spec.action.to_dict(),
         "out": os.path.abspath(spec.settings.out_dir) if spec.settings.out_dir else None,
     }
+    if spec.steps:  # (a one-action watch keeps the identity it always had)
+        canon["steps"] = [s.to_dict() for s in spec.steps]
     digest = hashlib.sha256(json.dumps(canon, sort_keys=True).encode("utf-8", "surrogateescape"))
     label = " ".join(flt["roots"])
     return f"auto:{digest.hexdigest()[:16]}", label
+
+
+def with_roots(spec: JobSpec, roots: list[str]) -> JobSpec:
+    """``spec`` watching ``roots`` instead (absolute ones: one spelling of each path in
+    events, scans, the store and the identity), its steps kept."""
+    flt = FilterSpec(**{**spec.filter.to_dict(), "roots": roots})
+    out = JobSpec(filter=flt, action=spec.action, settings=spec.settings, name=spec.name)
+    out.set_steps(spec.steps)
+    return out
 
 
 class WatchJob:
@@ -95,7 +106,7 @@ class WatchJob:
                 id=r.id, path=r.path, root=r.root, rel=r.rel, size=r.size, mtime_ns=r.mtime_ns,
                 dev=r.dev, ino=r.ino, priority=Priority(r.priority), state=TaskState(r.state),
                 attempts=r.attempts, exit_code=r.exit_code, error=r.error, reason=r.reason,
-                retry_base=r.attempts,
+                retry_base=r.attempts, seq=r.seq + 1,
             )
             for r in left
         ]

@@ -1,10 +1,11 @@
 """Outputs are not inputs: recognising the files the action itself wrote inside a root.
 
-Without ``--out`` an action writes beside its input (``a.txt.gz``, ``a.txt_1``, ``a.png``), and
-an action may change its input in place; watching the same folders, those writes come back as
-events. :class:`OutputGuard` remembers what the running and just-ended tasks are and which
-version of an input the action left behind, so admission can record those files as outputs
-(never queued, also across restarts) instead of feeding the action its own results. It reads
+Without ``--out`` an action writes beside its input (``a.txt.gz``, ``a.txt_1``, ``a.png``), an
+action may change its input in place, and a pipeline's step may write inside a root (a root
+inside ``--out``); watching the same folders, those writes come back as events.
+:class:`OutputGuard` remembers what the running and just-ended tasks are and which version of
+a path the action left behind, so admission can record those files as outputs (never queued,
+also across restarts) instead of feeding the action its own results. It reads
 the engine's task records; it stores nothing and creates no task. Loop thread only.
 """
 
@@ -71,10 +72,23 @@ class OutputGuard:
         if st is None:
             return
         if (st.st_size, st.st_mtime_ns) != (task.size, task.mtime_ns):
-            self._own[task.path] = (st.st_size, st.st_mtime_ns)
-            self._own.move_to_end(task.path)
-            while len(self._own) > _OWN_MAX:
-                self._own.popitem(last=False)
+            self._remember(task.path, st)
+
+    def note_output(self, path: str | None, inside: Callable[[str], bool]) -> None:
+        """A file a task wrote (a pipeline step's output): if it lies where the watch looks
+        (``inside``: a root, not ``--out``), this version of it is the action's, not an
+        arrival."""
+        if path is None or not inside(path):
+            return
+        st = self._stat(path)
+        if st is not None:
+            self._remember(path, st)
+
+    def _remember(self, path: str, st: os.stat_result) -> None:
+        self._own[path] = (st.st_size, st.st_mtime_ns)
+        self._own.move_to_end(path)
+        while len(self._own) > _OWN_MAX:
+            self._own.popitem(last=False)
 
     def task_started(self, task: Task) -> None:
         if not self.siblings:

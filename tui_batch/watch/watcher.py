@@ -1,8 +1,9 @@
 """The :class:`Watcher`: one watch session, wired from the parts of this package.
 
 It owns what belongs to the session as a whole: its settings (checked by :mod:`.settings`),
-the watch lock, the job (:mod:`.job`) and the live engine it feeds, the event stream to its
-clients (:mod:`.events`), and stopping (signals, ``--on-stop``). The parts each own their
+the watch lock, the job (:mod:`.job`) and the live engine it feeds (:mod:`.engines`: a job of
+``[[steps]]`` gets a :mod:`.pipeline`), the event stream to its clients (:mod:`.events`), and
+stopping (signals, ``--on-stop``). The parts each own their
 state and are called through small methods: the listener (:mod:`.listen`) delivers change
 batches, the intake (:mod:`.intake`) turns them into candidates, the settle table
 (:mod:`.settle`) holds them until stable, the admitter (:mod:`.admit`) makes tasks of new
@@ -23,17 +24,22 @@ from typing import Any
 
 from watchfiles import Change
 
-from ..engine import Engine, Event, TaskEvent
+from ..control import serve_engine
+from ..engine import Engine, Event, SharedLimit, TaskEvent
 from ..jobs import mirror_event, resolve_checked_action, scan_filter
-from ..model import FilterSpec, JobSpec
+from ..jobs.pipeline_setup import resolve_steps
+from ..model import JobSpec, TaskState
 from ..select import CompiledFilter, compile_filter
 from ..store import Store, WatchLock, WatchState, identity_key
 from .admit import Admitter, Ready
+from .engines import open_engine
 from .events import EventHub, WatchError, WatchEvent
+from .fields import WatchFields
 from .intake import Intake
-from .job import WatchJob, watch_identity
+from .job import WatchJob, watch_identity, with_roots
 from .listen import Listener
 from .outputs import OutputGuard
+from .pipeline import WatchPipeline, step_output
 from .reconcile import Reconciler
 from .settings import DEFAULT_RESCAN, DEFAULT_RETAIN, DEFAULT_SETTLE, check_settings
 from .settle import Pending, Resolved, SettleTable
@@ -72,7 +78,10 @@ class Watcher:
         retain_finished: int = DEFAULT_RETAIN,
         poll_delay_ms: int = 300,
         stats_interval: float = 0.25,
+        gate: SharedLimit | None = None,
     ) -> None:
+        """``gate``: a worker limit shared with other jobs (the service's, or its group's
+        inside it: engine/gate.py), held by the watch's engine as a JobRunner's is."""
         check_settings(settle=settle, rescan=rescan, retain_finished=retain_finished,
                        on_stop=on_stop)
         temp_extra = compile_temp_patterns(temp_patterns)
@@ -83,11 +92,12 @@ class Watcher:
         self.on_stop = on_stop
         self.poll_delay_ms = poll_delay_ms
         # Absolute roots: events, scans and the store then agree on one spelling of each path.
-        flt = FilterSpec(**{**spec.filter.to_dict(),
-                            "roots": [os.path.abspath(r) for r in spec.filter.roots]})
-        self.spec = JobSpec(filter=flt, action=spec.action, settings=spec.settings,
-                            name=spec.name)
-        self.action = resolve_checked_action(self.spec)
+        self.spec = with_roots(spec, [os.path.abspath(r) for r in spec.filter.roots])
+        flt = self.spec.filter
+        # a pipeline's steps, each checked (resolve_steps), or the one action
+        self.actions = resolve_steps(self.spec) if self.spec.steps else [
+            resolve_checked_action(self.spec)]
+        self.action = self.actions[0]
         self.cf: CompiledFilter = compile_filter(scan_filter(self.spec))
         self.roots: tuple[str, ...] = tuple(flt.roots)
         self.multi_root = len(self.roots) > 1
@@ -99,7 +109,7 @@ class Watcher:
         self._lock = WatchLock(store.path, identity_key(self.identity))
         try:
             self._lock.acquire()
-            self._open_job(retain_finished, stats_interval)
+            self._open_job(retain_finished, stats_interval, gate)
         except BaseException:
             self._lock.release()
             self.state.close()
@@ -141,7 +151,8 @@ class Watcher:
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def _open_job(self, retain_finished: int, stats_interval: float) -> None:
+    def _open_job(self, retain_finished: int, stats_interval: float,
+                  gate: SharedLimit | None) -> None:
         """Find or create the watch's job, and take over what the last session left."""
         self._job = WatchJob(self.store, self.state, self.identity, self.label)
         self._job.open(self.spec, multi_root=self.multi_root,
@@ -149,21 +160,14 @@ class Watcher:
         self.watch_row: int = self._job.watch_row
         self.job_id: int = self._job.job_id
         self.resumed = self._job.resumed
-        self.engine = Engine(
-            self.action,
-            self.spec.settings,
-            out_dir=self.out_dir,
-            multi_root=self.multi_root,
-            keep_open=True,
-            options=self.spec.action.options,
-            retain_finished=max(1, retain_finished),
-            stats_interval=stats_interval,
-            log_dir=self.store.log_dir(self.job_id),
-        )
-        tasks = self._job.take_over()
-        self.leftover = len(tasks)
-        """Tasks the previous session of this watch left queued or running (run again)."""
-        self.engine.submit(tasks)
+        self.engine: Engine
+        self.pipeline: WatchPipeline | None
+        """A job of ``[[steps]]``: the steps' engines (then also :attr:`engine`), else None."""
+        self.engine, self.pipeline, self.leftover = open_engine(
+            self._job, self.spec, self.actions, multi_root=self.multi_root,
+            retain=retain_finished, stats_interval=stats_interval, gate=gate)
+        """``leftover``: tasks the previous session of this watch left queued or running
+        (run again; a pipeline's at the step where they stopped)."""
 
     # -- public API --------------------------------------------------------------------------
 
@@ -222,8 +226,13 @@ class Watcher:
         """
         if not self._stopping:
             await asyncio.to_thread(self._job.mark_running)
+        server = None if self._stopping else await serve_engine(
+            self.engine, self.store.path, self.job_id, self.label, self.stop,
+            extra=WatchFields(self))  # the header's fields, for an attached dashboard
         if self._stopping:  # stopped before it started
             await asyncio.shield(asyncio.to_thread(self._job.save))
+            if server is not None:
+                await server.close(None, 130 if self._interrupted else 0)
             return 130 if self._interrupted else 0
         loop = asyncio.get_running_loop()
         self._loop = loop
@@ -260,6 +269,8 @@ class Watcher:
                 with contextlib.suppress(BaseException):
                     await t
             await asyncio.shield(asyncio.to_thread(self._job.save))
+            if server is not None:
+                await server.close(None, 130 if self._interrupted else 0)
         if self._fatal is not None:
             raise WatchError(f"watching stopped: {self._fatal}") from self._fatal
         return 130 if self._interrupted else 0
@@ -314,14 +325,21 @@ class Watcher:
     # -- internals: the store mirror and output recognition ----------------------------------
 
     def _on_engine_event(self, ev: Event) -> None:
-        """Mirror engine events into the store (as JobRunner does); the output guard learns
-        what the action itself wrote, the admitter which versions never ran."""
-        mirror_event(self.store, self.engine, ev)
+        """Mirror engine events into the store (as JobRunner does; a pipeline mirrors its
+        own); the output guard learns what the action itself wrote (every step's output,
+        in a pipeline), the admitter which versions never ran."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            mirror_event(self.store, self.engine, ev)
         if type(ev) is TaskEvent:
             task = self.engine.tasks.get(ev.task_id)
-            if task is not None:
+            if task is None:
+                return
+            if pipeline is None or pipeline.step_of(task.id) == 0:
                 self._outputs.on_task_event(ev, task)
                 self._admitter.on_task_event(ev, task)
+            if pipeline is not None and ev.state is TaskState.DONE:
+                self._outputs.note_output(step_output(pipeline, task), self._intake.inside)
 
     # -- internals: from events to tasks -----------------------------------------------------
 

@@ -57,8 +57,9 @@ class CommandAction(Action):
         self.uses_out = compiled.uses_out
         self.needs_out = self.uses_out
         self.writes_output = self.uses_out
-        self.out_ext = compiled.out_ext
-        """``'.txt'`` for ``{out.txt}``: the output's extension is replaced by it."""
+        self.out_ext = compiled.out_ext or ""
+        """``'.txt'`` for ``{out.txt}``: the output's extension is replaced by it (the base
+        class's :meth:`output_name`, like ``{.}``: the last extension)."""
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -99,14 +100,15 @@ class CommandAction(Action):
             if out_final is None or ctx.out_dir is None:
                 raise OutputError("the template uses {out} but no output path was given (--out)")
             if dry_run:  # show the name the output will have, not a temporary one
-                argv = self._compiled.argv(ctx.path, out_final)
+                argv = self._compiled.argv(ctx.path, out_final, ctx.seq, ctx.slot)
                 return PreparedCommand(argv, out_final, out_final)
             check_output_path(out_final, ctx.out_dir, ctx.path)
             parent = os.path.dirname(out_final)
             if parent:
                 os.makedirs(parent, exist_ok=True)
             out_tmp = temp_output_path(out_final)
-        return PreparedCommand(self._compiled.argv(ctx.path, out_tmp), out_tmp, out_final)
+        argv = self._compiled.argv(ctx.path, out_tmp, ctx.seq, ctx.slot)
+        return PreparedCommand(argv, out_tmp, out_final)
 
     def finish(self, prepared: PreparedCommand, ok: bool) -> None:
         """Move ``{out}``'s temporary file into place after success; remove it otherwise.
@@ -132,16 +134,6 @@ class CommandAction(Action):
                 remove_temp(tmp)
             reason = exc.strerror or str(exc)
             raise OutputError(f"cannot move the output into place: {reason}") from None
-
-    def out_path_for(
-        self, out_dir: str | None, root: str, rel: str, multi_root: bool
-    ) -> str | None:
-        """The mirrored path ``{out}`` becomes (``None`` when the template does not use it),
-        with its extension replaced for ``{out.EXT}`` (like ``{.}``: the last one)."""
-        path = super().out_path_for(out_dir, root, rel, multi_root)
-        if path is None or self.out_ext is None:
-            return path
-        return os.path.splitext(path)[0] + self.out_ext
 
     def __repr__(self) -> str:
         return f"<CommandAction {self.description!r}>"

@@ -21,7 +21,17 @@ import shlex
 
 from ...errors import InputError
 from .outrule import check_argv_out, one_form
-from .placeholders import DASH, NAMES, OUT, PATH_KEYS, Part, has_placeholder, parse_braces
+from .placeholders import (
+    DASH,
+    NAMES,
+    OUT,
+    PATH_KEYS,
+    SEQ,
+    SLOT,
+    Part,
+    has_placeholder,
+    parse_braces,
+)
 from .shell import compile_shell, shell_syntax_error
 
 __all__ = ["CompiledTemplate", "path_is_appended"]
@@ -137,8 +147,8 @@ class CompiledTemplate:
 
     # -- per task (hot path) -----------------------------------------------------------------
 
-    def _values(self, path: str, out: str | None) -> list[str]:
-        v = ["", "", "", "", "", "", "", "", "", "", "", ""]
+    def _values(self, path: str, out: str | None, seq: int, slot: int) -> list[str]:
+        v = ["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""]
         need = self.need
         v[0] = path
         if 1 in need or 4 in need:
@@ -152,14 +162,19 @@ class CompiledTemplate:
             v[3] = os.path.splitext(path)[0]
         if out is not None:
             v[5] = out
+        if SEQ in need:
+            v[SEQ] = str(seq)
+        if SLOT in need:
+            v[SLOT] = str(slot)
         for k in self.dash_keys:
             x = v[k - DASH]
             v[k] = "./" + x if x[:1] == "-" else x
         return v
 
-    def argv(self, path: str, out: str | None) -> list[str]:
-        """The argv for the input ``path``, with ``out`` as what ``{out}`` stands for."""
-        v = self._values(path, out)
+    def argv(self, path: str, out: str | None, seq: int = 0, slot: int = 0) -> list[str]:
+        """The argv for the input ``path``, with ``out`` as what ``{out}`` stands for, ``seq``
+        for ``{#}`` (the task's number in the job) and ``slot`` for ``{%}`` (its worker slot)."""
+        v = self._values(path, out, seq, slot)
         if self.shell:
             return self.head + [v[k] for k in self.slots]
         argv = []

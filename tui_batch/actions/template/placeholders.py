@@ -17,18 +17,24 @@ __all__ = [
     "OUT",
     "PATH_KEYS",
     "PLACEHOLDERS",
+    "SEQ",
+    "SLOT",
     "Part",
     "has_placeholder",
     "parse_braces",
 ]
 
-PLACEHOLDERS = ("{}", "{/}", "{//}", "{.}", "{/.}", "{out}", "{out.EXT}")
+PLACEHOLDERS = ("{}", "{/}", "{//}", "{.}", "{/.}", "{out}", "{out.EXT}", "{#}", "{%}")
 """Every placeholder a template may use, in the order the help lists them."""
 
-_KEYS = {"": 0, "/": 1, "//": 2, ".": 3, "/.": 4, "out": 5}
+_KEYS = {"": 0, "/": 1, "//": 2, ".": 3, "/.": 4, "out": 5, "#": 6, "%": 7}
 OUT = 5
 """The key of ``{out}`` (and of every ``{out.EXT}``)."""
-DASH = 6
+SEQ = 6
+"""The key of ``{#}``: the task's number in its job (1, 2, ...; stable across resume)."""
+SLOT = 7
+"""The key of ``{%}``: the worker slot running the attempt (1..N with N workers)."""
+DASH = 8
 """``key + DASH`` is the same value with ``./`` in front when it starts with ``-``."""
 PATH_KEYS = frozenset({0, 2, 3, 5})
 """Keys whose values are paths (not bare names)."""

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...actions import ActionError, TaskSkipped
+
 if TYPE_CHECKING:
     from ...actions import TaskContext
     from ...model.logfiles import LogRef
@@ -37,6 +39,9 @@ class Outcome:
     """The attempt could not start because the tool itself ran out of something (a
     :mod:`.limits` kind: descriptors, processes, memory). Not the file's fault: the engine
     lowers its concurrency and runs the attempt again without spending a retry."""
+    skipped: str | None = None
+    """With ``ok``: the action chose not to act on the file (it raised
+    :class:`~tui_batch.actions.TaskSkipped`), and this is why; the task ends skipped."""
 
 
 class Executor:
@@ -67,9 +72,20 @@ class Executor:
 
 # ---------------------------------------------------------------- outcomes of Python actions
 def error_text(exc: BaseException) -> str:
-    """``Type: message`` (or just the type) of what a Python action raised."""
+    """``Type: message`` (or just the type) of what a Python action raised; an
+    :class:`~tui_batch.actions.ActionError` is an expected failure worded for the user: its
+    message alone ("encrypted PDF: ...")."""
     text = str(exc)
+    if isinstance(exc, ActionError) and text:
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def exception_outcome(exc: Exception) -> Outcome:
+    """A Python action raised: a failure with its text, or a skip (``TaskSkipped``)."""
+    if isinstance(exc, TaskSkipped):
+        return Outcome(ok=True, exit_code=0, skipped=str(exc))
+    return Outcome(ok=False, exit_code=1, error=error_text(exc))
 
 
 def result_outcome(result: object) -> Outcome:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .base import Executor, Outcome, error_text, result_outcome, timed_out
+from .base import Executor, Outcome, exception_outcome, result_outcome, timed_out
 
 if TYPE_CHECKING:
     from ...actions import TaskContext
@@ -34,5 +34,5 @@ class AsyncExecutor(Executor):
         except TimeoutError:
             return timed_out(timeout)
         except Exception as exc:
-            return Outcome(ok=False, exit_code=1, error=error_text(exc))
+            return exception_outcome(exc)
         return result_outcome(result)

@@ -38,6 +38,13 @@ class _Running:
     rid: int = 0  # request id in that server
     killed: bool = False  # its group got SIGKILL
     held: asyncio.Future[int] | None = None  # leader exited, kept unreaped while its group lives
+    task_env: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """Job id, task id, slot and attempt: the child's ``TUI_BATCH_*`` variables (see
+    :data:`TASK_ENV_NAMES`)."""
+
+
+TASK_ENV_NAMES = ("TUI_BATCH_JOB_ID", "TUI_BATCH_TASK_ID", "TUI_BATCH_SLOT", "TUI_BATCH_ATTEMPT")
+"""What every command finds in its environment, in the order of ``_Running.task_env``."""
 
 
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
@@ -134,6 +141,7 @@ class _ForkServer:
         body = "\0".join([path, *argv]).encode(_FS_ENCODING, _FS_ERRORS)  # = os.fsencode
         if body.count(b"\0") != len(argv):
             raise ValueError("embedded null byte")
+        body = forkserver.TASK.pack(*running.task_env) + body
         if len(body) > forkserver.MAX_REQUEST:
             return None
         if loop is not self.loop:

@@ -24,12 +24,17 @@ Protocol (``AF_UNIX`` ``SOCK_SEQPACKET``: one request per packet, replies batche
 
     engine -> server   HEAD(b"S", slot, 0)   + SCM_RIGHTS [stdout, stderr]   register a slot
                        HEAD(b"U", slot, 0)                                   forget a slot
-                       HEAD(b"R", rid, slot) + path NUL argv0 NUL argv1 ...  run (raw bytes)
+                       HEAD(b"R", rid, slot) + TASK + path NUL argv0 NUL ... run (raw bytes)
                        HEAD(b"K", rid, sig)                                  killpg, if alive
     server -> engine   REC(b"H", 0, pid)        hello: ready for requests (sent once, first)
                        REC(b"P", rid, pid)      started; the pid is also the process group
                        REC(b"X", rid, status)   exited and reaped (a waitpid status)
                        REC(b"E", rid, errno)    could not start (the spawn failed; no X follows)
+
+``TASK`` holds the job id, task id, worker slot and attempt of the run: the child gets them
+as ``TUI_BATCH_JOB_ID``, ``TUI_BATCH_TASK_ID``, ``TUI_BATCH_SLOT`` and ``TUI_BATCH_ATTEMPT`` in
+its environment (set in the server's one environment dict before each spawn: it is
+single-threaded, so no copy per job).
 
 "P" records wait up to ``LINGER_MS`` for company, so a short job costs the engine one wake-up
 (its "P" and "X" arrive in one packet). The engine needs the pid only to clean up after a dead
@@ -64,6 +69,9 @@ import time
 
 HEAD = struct.Struct("=cII")
 """Request header: kind, rid (slot id for b"S"), argument (slot id for b"R", signal for b"K")."""
+TASK = struct.Struct("=qqqq")
+"""Of a run request, after HEAD: job id, task id, slot, attempt (the child's TUI_BATCH_*)."""
+TASK_ENV = (b"TUI_BATCH_JOB_ID", b"TUI_BATCH_TASK_ID", b"TUI_BATCH_SLOT", b"TUI_BATCH_ATTEMPT")
 REC = struct.Struct("=cIi")
 """Reply record: kind, rid, value (pid / wait status / errno). Replies are concatenated."""
 LINGER_MS = 10
@@ -148,6 +156,7 @@ def serve(fd: int) -> None:
     anc_size = _socket.CMSG_SPACE(2 * 4)
     out: list[bytes] = []
     unpack_head = HEAD.unpack_from
+    unpack_task = TASK.unpack_from
     pack = REC.pack
     spawn = os.posix_spawn
     pidfd_open = os.pidfd_open
@@ -204,7 +213,9 @@ def serve(fd: int) -> None:
                     return  # EOF: the engine is gone
                 kind, rid, arg = unpack_head(buf)
                 if kind == RUN:
-                    argv = bytes(view[HEAD.size : n]).split(b"\0")
+                    for name, value in zip(TASK_ENV, unpack_task(buf, HEAD.size), strict=True):
+                        env[name] = b"%d" % value
+                    argv = bytes(view[HEAD.size + TASK.size : n]).split(b"\0")
                     path = argv.pop(0)
                     actions = slots.get(arg)
                     if actions is None:  # lost slot: EMFILE; unknown slot: engine bug
@@ -286,14 +297,25 @@ def serve(fd: int) -> None:
                     out.clear()
                 urgent = False
     finally:
-        # the engine is gone: what it was stopping gets no more grace
-        for rid in stopping:
-            pid = rids.get(rid, 0)
-            if pid:
-                try:  # noqa: SIM105
-                    os.killpg(pid, sigkill)
-                except OSError:
-                    pass
+        # The engine is gone (killed, or it crashed): what it was stopping gets no more
+        # grace, and what still runs is stopped too (SIGTERM, then SIGKILL after a second).
+        # Its job runs those tasks again on resume, so a command left running would be a
+        # second copy of the same work, and a process nobody watches any more.
+        for rid, pid in rids.items():
+            try:  # noqa: SIM105
+                os.killpg(pid, sigkill if rid in stopping else _signal.SIGTERM)
+            except OSError:
+                pass
+        groups = set(rids.values())
+        deadline = monotonic() + 1.0
+        while groups and monotonic() < deadline:
+            time.sleep(0.02)
+            groups = live_groups(groups)
+        for pid in groups:
+            try:  # noqa: SIM105
+                os.killpg(pid, sigkill)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":

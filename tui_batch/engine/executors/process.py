@@ -4,11 +4,14 @@ The action is re-resolved by name in the worker (``run_in_process``), so only it
 the task's context cross the process boundary. An attempt that runs too long (or is cancelled)
 cannot be asked to stop (it runs plain Python code): its worker process is ended (SIGKILL) and
 the pool replaced. Attempts that shared the old pool did nothing wrong: they run again on the
-new one, transparently.
+new one, transparently. A worker that dies on its own (a native parser's segfault, the OOM
+killer) fails the attempt it was running, named by :mod:`.crashes` ("worker process died
+(SIGSEGV)"); the pool is replaced and the other attempts run again, so the batch goes on.
 
 Worker processes are forked from the engine and would inherit its asyncio signal set-up: a
 signal to a worker would then be written to the *engine's* wakeup descriptor (one Ctrl-C
-counted twice, a worker's SIGTERM taken for the user's). :func:`_worker_init` undoes that.
+counted twice, a worker's SIGTERM taken for the user's). :func:`~.crashes.worker_signals`
+undoes that.
 """
 
 from __future__ import annotations
@@ -16,12 +19,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
-import signal
 from typing import TYPE_CHECKING, Any
 
-from ...actions import run_in_process
 from . import limits
-from .base import Executor, Outcome, error_text, result_outcome, retrieve, timed_out
+from .base import Executor, Outcome, exception_outcome, result_outcome, retrieve, timed_out
+from .crashes import (
+    PoolWatch,
+    death_text,
+    new_lock,
+    post_mortem,
+    tracked_run,
+    worker_init,
+    worker_signals,
+)
 
 if TYPE_CHECKING:
     from ...actions import TaskContext
@@ -34,9 +44,14 @@ class ProcessExecutor(Executor):
     def __init__(self, ref: str, max_workers: int) -> None:
         self.ref = ref
         self.max_workers = max_workers
+        self.watch = PoolWatch(max_workers)
         self.pool = self._new_pool()
         self.generation = 0  # bumped whenever the pool is replaced
         self._ended: list[Any] = []  # worker processes ended on purpose; SIGKILLed at close
+        # generation -> the post-mortem of that pool when it broke on its own (task id -> exit
+        # code of the tasks whose worker died); every attempt it broke waits for the verdict
+        self._verdicts: dict[int, asyncio.Future[dict[int, int]]] = {}
+        self._unexplained: dict[int, int] = {}  # task id -> breaks nobody could be blamed for
 
     def _replace_pool(self, generation: int, *, end_workers: bool) -> None:
         """A new pool for what comes next (once per generation, whoever asks first)."""
@@ -44,6 +59,7 @@ class ProcessExecutor(Executor):
             return
         old = self.pool
         self.generation += 1
+        self.watch = PoolWatch(self.max_workers)
         self.pool = self._new_pool()
         if end_workers:
             procs = list((getattr(old, "_processes", None) or {}).values())
@@ -52,21 +68,37 @@ class ProcessExecutor(Executor):
         old.shutdown(wait=False, cancel_futures=True)
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.max_workers, initializer=_worker_init)
+        pool = cf.ProcessPoolExecutor(self.max_workers, initializer=worker_init,
+                                      initargs=(self.watch.table, new_lock()))
+        self.watch.attach(pool)
+        return pool
+
+    def _broke(self, generation: int, watch: PoolWatch) -> asyncio.Future[dict[int, int]]:
+        """The pool of ``generation`` broke on its own: replace it (once) and start its
+        post-mortem (once); the verdict every attempt it broke waits for."""
+        verdict = self._verdicts.get(generation)
+        if verdict is None:
+            verdict = asyncio.ensure_future(asyncio.to_thread(post_mortem, watch))
+            self._verdicts[generation] = verdict
+            for old in [g for g in self._verdicts if g < generation - 8]:
+                del self._verdicts[old]
+            self._replace_pool(generation, end_workers=False)
+        return verdict
 
     async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
         while True:
-            generation = self.generation
+            generation, watch = self.generation, self.watch
             try:
-                cfut = self.pool.submit(run_in_process, self.ref, ctx)
-            except cf.BrokenExecutor:  # a worker died earlier: start a fresh pool
-                self._replace_pool(generation, end_workers=False)
+                cfut = self.pool.submit(tracked_run, self.ref, ctx)
+            except cf.BrokenExecutor:  # a worker died just now: start a fresh pool
+                self._broke(generation, watch)
                 continue
             except (OSError, RuntimeError) as exc:
                 kind = limits.shortage(exc)
                 if kind is None:
                     raise
                 return Outcome(ok=False, error=limits.describe(exc), resource=kind)
+            cfut.add_done_callback(watch.on_break)
             fut = asyncio.wrap_future(cfut)
             try:
                 done, _ = await asyncio.wait({fut}, timeout=timeout)
@@ -81,12 +113,24 @@ class ProcessExecutor(Executor):
             try:
                 result = fut.result()
             except cf.BrokenExecutor as exc:
-                if self.generation != generation:
+                if self.generation != generation and generation not in self._verdicts:
                     continue  # we ended that pool for another attempt: this one runs again
-                self._replace_pool(generation, end_workers=False)
+                culprits = await asyncio.shield(self._broke(generation, watch))
+                code = culprits.get(task.id)
+                if code is not None:
+                    sig = -code if code < 0 else None
+                    return Outcome(ok=False, signal=sig, error=death_text(code))
+                if culprits:
+                    continue  # another attempt's worker died: this one runs again
+                # Nobody can be named (the pool broke for another reason): run again, but
+                # not forever, or a task that breaks every pool would never end.
+                seen = self._unexplained.get(task.id, 0) + 1
+                self._unexplained[task.id] = seen
+                if seen < 2:
+                    continue
                 return Outcome(ok=False, error=f"worker process died: {exc}")
             except Exception as exc:
-                return Outcome(ok=False, exit_code=1, error=error_text(exc))
+                return exception_outcome(exc)
             return result_outcome(result)
 
     async def aclose(self) -> None:
@@ -96,10 +140,8 @@ class ProcessExecutor(Executor):
 
 
 def _worker_init() -> None:
-    """In each pool worker: signals are the worker's own again (see the module docstring)."""
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
+    """In each worker of a pool without crash tracking (the scheduler's call pool)."""
+    worker_signals()
 
 
 def _kill_all(procs: list[Any]) -> None:

@@ -25,7 +25,7 @@ import shutil
 import signal
 
 from . import groups
-from .forkclient import _Running
+from .forkclient import TASK_ENV_NAMES, _Running
 from .groups import kill_group
 from .threads import DaemonThreadPool
 
@@ -70,10 +70,13 @@ class Spawner:
         return path
 
     def _spawn(self, argv: list[str], running: _Running) -> int:
+        env = self.env.copy()  # a copy per spawn: "thread" mode spawns from several threads
+        for name, value in zip(TASK_ENV_NAMES, running.task_env, strict=True):
+            env[name] = str(value)
         return os.posix_spawn(
             self.resolve(argv[0]),
             argv,
-            self.env,
+            env,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, self.devnull, 0),
                 (os.POSIX_SPAWN_DUP2, running.spool.out, 1),

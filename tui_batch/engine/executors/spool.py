@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import heapq
 import logging
 import os
 import re
@@ -114,8 +113,7 @@ class SpoolFolder:
         """The job's log folder (None: nameless spool files, only the tails are kept)."""
         self.max_output = max_output
         """Bytes kept per stream per attempt in the log files."""
-        self._slots: list[int] = []  # freed slot numbers (a heap: reuse the lowest)
-        self._next_slot = 1
+        self._open: set[int] = set()  # slot numbers whose files a spool holds now
         self._live: int | None = None  # the live-records file
         if log_dir is not None:
             try:
@@ -156,13 +154,18 @@ class SpoolFolder:
             return fd
         raise FileNotFoundError(errno.ENOENT, "spool folder keeps disappearing", self.tmp)
 
-    def open_slot(self) -> tuple[int, int, int]:
+    def open_slot(self, wanted: int = 0) -> tuple[int, int, int]:
         """A free slot of the log folder: its number and its out and err files (append-only;
-        an attempt's output starts at their current end). Raises OSError."""
+        an attempt's output starts at their current end). ``wanted``: the engine's worker
+        slot of the attempt (``{%}``), so slot-K holds what the commands of slot K printed;
+        taken when free, else (or when 0) the lowest free one. Raises OSError."""
         assert self.log_dir is not None
-        slot = heapq.heappop(self._slots) if self._slots else self._next_slot
-        if slot == self._next_slot:
-            self._next_slot += 1
+        slot = wanted
+        if slot <= 0 or slot in self._open:
+            slot = 1
+            while slot in self._open:
+                slot += 1
+        self._open.add(slot)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         out_path, err_path = slot_paths(self.log_dir, slot)
         try:
@@ -173,12 +176,12 @@ class SpoolFolder:
                 os.close(out)
                 raise
         except BaseException:
-            heapq.heappush(self._slots, slot)
+            self._open.discard(slot)
             raise
         return slot, out, err
 
     def free_slot(self, slot: int) -> None:
-        heapq.heappush(self._slots, slot)
+        self._open.discard(slot)
 
     def mark_live(self, slot: int, task_id: int, attempt: int, out_off: int,
                   err_off: int) -> None:
@@ -207,11 +210,11 @@ class Spool:
     __slots__ = ("err", "err_start", "folder", "out", "out_start", "sid", "slot", "used")
     _ids = count(1)
 
-    def __init__(self, folder: SpoolFolder) -> None:
+    def __init__(self, folder: SpoolFolder, slot: int = 0) -> None:
         self.folder = folder
         self.slot = 0  # the log slot (0: nameless files)
         if folder.log_dir is not None:
-            self.slot, self.out, self.err = folder.open_slot()
+            self.slot, self.out, self.err = folder.open_slot(slot)
             self.out_start = os.fstat(self.out).st_size
             self.err_start = os.fstat(self.err).st_size
         else:

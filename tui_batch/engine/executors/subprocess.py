@@ -105,14 +105,18 @@ class SubprocessExecutor(Executor):
         self.spawn_in_loop = True  # (servers already running finish their jobs; aclose ends them)
 
     # ------------------------------------------------------------------ spool files
-    def _take_spool(self) -> Spool:
-        if self._free:
-            sp = self._free.pop()
-            sp.reset()
-            return sp
+    def _take_spool(self, slot: int) -> Spool:
+        """A spool for an attempt on worker slot ``slot``: with a log folder, the one of that
+        slot (its files are ``slot-K.out``/``.err``, K = ``{%}`` = ``TUI_BATCH_SLOT``)."""
+        free = self._free
+        for i in range(len(free) - 1, -1, -1):
+            if free[i].slot in (slot, 0) or not slot:
+                sp = free.pop(i)
+                sp.reset()
+                return sp
         if self._spools is None:
             self._spools = SpoolFolder(self.log_dir, self.max_output)
-        return Spool(self._spools)
+        return Spool(self._spools, slot)
 
     def _give_back(self, spool: Spool) -> None:
         # keep no more open spools than the workers can use (they hold two descriptors each,
@@ -129,7 +133,7 @@ class SubprocessExecutor(Executor):
     # ------------------------------------------------------------------ one attempt
     async def run(self, task: Task, ctx: TaskContext, timeout: float | None) -> Outcome:
         try:
-            spool = self._take_spool()
+            spool = self._take_spool(ctx.slot)
         except OSError as exc:
             kind = limits.shortage(exc)
             if kind is not None:
@@ -151,6 +155,7 @@ class SubprocessExecutor(Executor):
         task.command = argv
         spool.begin(task.id, task.attempts)
         running = _Running(0, spool)
+        running.task_env = (ctx.job_id, task.id, ctx.slot, ctx.attempt)
         self._running[task.id] = running
         loop = asyncio.get_running_loop()
         if timeout is not None:

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .base import Executor, Outcome, error_text, result_outcome, retrieve, timed_out
+from .base import (
+    Executor,
+    Outcome,
+    error_text,
+    exception_outcome,
+    result_outcome,
+    retrieve,
+    timed_out,
+)
 from .threads import DaemonThreadPool
 
 if TYPE_CHECKING:
@@ -82,7 +90,7 @@ class ThreadExecutor(Executor):
             kind = limits.shortage(exc, spawning=False)
             if kind is not None:
                 return Outcome(ok=False, error=error_text(exc), resource=kind)
-            return Outcome(ok=False, exit_code=1, error=error_text(exc))
+            return exception_outcome(exc)
         return result_outcome(result)
 
     def kill_now(self) -> None:

@@ -28,7 +28,7 @@ from ..dashboard_view import DashboardView
 from ..dialogs.confirm import ConfirmDialog
 from ..dialogs.priority import PriorityPicker
 from ..history import JobHistory, load_history
-from ..job_run import JobRun, run_outcome
+from ..job_run import JobRun
 from ..messages import EngineBridge, EngineNotice, JobFinished, StatsUpdated, TasksChanged
 from ..navigation import navigator
 from ..widgets.filter_bar import FilterBar
@@ -39,6 +39,7 @@ from ..widgets.task_list import TaskList
 from ..widgets.virtual_table import VirtualTable
 
 if TYPE_CHECKING:
+    from ...control.remote_runner import RemoteRunner
     from ...store import Store
 
 
@@ -59,7 +60,7 @@ class DashboardScreen(Screen[int]):
         store: Store,
         job_id: int,
         *,
-        runner: JobRunner | None = None,
+        runner: JobRunner | RemoteRunner | None = None,
         autostart: bool = True,
         live_rows: bool = False,
     ) -> None:
@@ -85,7 +86,7 @@ class DashboardScreen(Screen[int]):
 
     # ------------------------------------------------------- the job's state
     @property
-    def runner(self) -> JobRunner | None:
+    def runner(self) -> JobRunner | RemoteRunner | None:
         """Runs the job; created on mount when not given."""
         return self.job.runner
 
@@ -120,7 +121,7 @@ class DashboardScreen(Screen[int]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = f"job {self.job_id}"
+        self.sub_title = f"job {self.job_id}{self.job.where}"  # attached, in the service
         self.view.mounted()  # with the job's first rows, in the first frame
         self.set_interval(1.0, self.view.tick, name="dashboard-clock")
         self.set_interval(0.5, self.view.refresh_live_output, name="live-output")
@@ -196,7 +197,7 @@ class DashboardScreen(Screen[int]):
         self.bridge.flush()
         self._report_cancelled(run_over=True)
         stats = self.engine.snapshot()
-        outcome = run_outcome(message.exit_code, message.error, stats)
+        outcome = self.job.outcome(message.exit_code, message.error, stats)
         self.view.run_finished(outcome, stats)
         if outcome.message is not None:
             self.notify(outcome.message, severity=outcome.severity, title=outcome.title)
@@ -224,6 +225,8 @@ class DashboardScreen(Screen[int]):
             )
         elif kind == "warning":
             self.notify(message.event.message, severity="warning")
+        elif kind == "rows":  # an attached job's task list has been read whole
+            self.view.loaded(self.engine)
         self.update_bindings()
 
     @on(VirtualTable.CursorMoved, "#tasks")
@@ -360,8 +363,12 @@ class DashboardScreen(Screen[int]):
         self.view.task_list.cycle_sort()
 
     def action_back(self) -> None:
-        """Back to the previous screen (only when nothing runs)."""
+        """Back to the previous screen (if nothing runs here; a viewer leaves: the job goes on)."""
+        if self.job.viewer and len(self.app.screen_stack) <= 2:  # `tui-batch attach`
+            return self.app.exit(getattr(self.app, "last_exit_code", 0))
         self.bridge.detach()
+        if self.job.viewer and self.running:
+            self.notify(f"Detached from job {self.job_id}; the job goes on.", timeout=3)
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
@@ -374,8 +381,8 @@ class DashboardScreen(Screen[int]):
 
     async def release(self) -> None:
         """Stop a run still going (app exit) and release the executor and the job's run lock,
-        so the job can be resumed (by this app or another process)."""
-        if self.running:
+        so the job can be resumed (by this app or another process). A viewer only detaches."""
+        if self.running and not self.job.attached:
             await self.stop_and_wait()
         try:
             await self.job.release()

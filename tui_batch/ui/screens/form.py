@@ -15,7 +15,7 @@ filled from one) by :mod:`tui_batch.ui.form_spec`, checked across fields by
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,27 +25,30 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Header, Input, Select, Static
 
-from ...actions import Action, default_dedupe
+from ...actions import Action
 from ...errors import InputError
-from ...jobs import load_recipe, save_recipe
 from ...model import ActionSpec, EngineSettings, FilterSpec, JobSpec
 from .. import form_spec
-from ..dialogs.recipe import RecipeDialog
 from ..form_check import (
-    compiled_template,
     cross_errors,
-    dropped_note,
-    kept_options,
+    dedupe_shown,
+    first_step,
+    options_after_switch,
     path_note,
     widget_for,
 )
 from ..form_errors import ErrorView, report_errors
-from ..form_layout import form_actions, form_fields, show_action_fields
+from ..form_layout import FORM_HELP, form_actions, form_fields, show_action_fields
+from ..form_recipe import ask_load, ask_save
 from ..form_spec import COMMAND, PYTHON
+from ..form_steps import with_steps
 from ..navigation import navigator
-from ..validation import FILTER_FIELDS, format_options, parse_options
+from ..step_drafts import drafts_of
+from ..validation import FILTER_FIELDS, lenient_options
 from ..widgets.file_count import FileCount
 from ..widgets.key_footer import KeyFooter
+from ..widgets.option_fields import OptionFields, merged_options
+from ..widgets.steps_editor import StepsEditor
 
 __all__ = ["COMMAND", "PYTHON", "FormScreen"]
 
@@ -59,20 +62,14 @@ class FormScreen(Screen[None]):
     HELP_TITLE: ClassVar[str] = "Filter form"
     """This screen's section in the help."""
 
-    HELP_INTRO: ClassVar[str] = (
-        "`Enter` in a text field moves to the next field; in the last one (Output dir) it "
-        "opens the preview, as `Ctrl+R` does. Nothing starts from the form: the preview shows "
-        "the files and confirms the start.\n\n"
-        "Fields are checked as you type, with the command line's words; `Ctrl+R` with a wrong "
-        "field lists every error and takes you to the first. An empty field means the "
-        "default its example names. Changing the action drops the options it does not take."
-    )
+    HELP_INTRO: ClassVar[str] = FORM_HELP
     """How the form behaves, above its keys in the help."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "preview", "Preview", priority=True),
         Binding("ctrl+o", "load_recipe", "Open", priority=True),
         Binding("ctrl+s", "save_recipe", "Save", priority=True),
+        Binding("ctrl+n", "add_step", "+ Step", priority=True),
         # Priority: focus moves while the app reads the key, before it forwards the next
         # one. Otherwise keys that arrive with the Tab (a paste, keystrokes batched over SSH)
         # are handed to the field being left before it has even seen the Tab.
@@ -95,6 +92,8 @@ class FormScreen(Screen[None]):
         self.cross_errors: dict[str, str] = {}
         """Errors of checks across fields (min > max, an option the action does not take,
         a template that does not compile...), widget id -> message."""
+        self.step_problems: dict[str, str] = {}
+        """Errors of the pipeline's steps (a step field's widget id -> message)."""
         self._actions: dict[str, Action] = {}
         self._filling = False
         self._choice: object = COMMAND
@@ -173,9 +172,10 @@ class FormScreen(Screen[None]):
     def build_spec(self) -> JobSpec:
         """The whole job spec, or InputError naming the first wrong field."""
         name = self.initial_spec.name if self.initial_spec is not None else None
-        return form_spec.build_spec(
+        spec = form_spec.build_spec(
             self, self._actions, dedupe_chosen=self._dedupe_chosen, name=name
         )
+        return with_steps(spec, self.query_one(StepsEditor).drafts())
 
     def fill_from_spec(self, spec: JobSpec) -> None:
         """Prefill every field (recipe load, CLI flags, demo)."""
@@ -191,6 +191,7 @@ class FormScreen(Screen[None]):
             self.query_one("#pyref", Input).value = pyref
         self.query_one("#priority", Select).value = spec.settings.priority.name.lower()
         self._update_action_widgets()
+        self.call_next(self.query_one(StepsEditor).fill, *drafts_of(spec, self._actions))
 
     # ------------------------------------------------------------- validation
     @on(Input.Changed)
@@ -206,6 +207,8 @@ class FormScreen(Screen[None]):
             self.schedule_count()
             if field_id in ("template", "out"):
                 self._sync_dedupe()
+            if field_id == "opts":
+                self.query_one("#opt-fields", OptionFields).set_values(lenient_options(event.value))
 
     @on(Input.Submitted, "#form Input")
     def _next_field(self, event: Input.Submitted) -> None:
@@ -240,30 +243,17 @@ class FormScreen(Screen[None]):
 
     def _drop_options(self, choice: object) -> None:
         """The new action's options only: a ``level=9`` left from gzip is not copy's."""
-        try:
-            options = parse_options(self.value("opts"))
-        except InputError:
-            return  # not KEY=VALUE yet: the field says so, and the user decides
-        kept, dropped = kept_options(options, choice, self._actions)
-        if not dropped:
-            return
-        self.query_one("#opts", Input).value = format_options(kept)
-        self.notify(dropped_note(dropped, choice), title="Options dropped", markup=False)
+        switched = options_after_switch(self.value("opts"), choice, self._actions)
+        if switched is not None:
+            self.query_one("#opts", Input).value = switched[0]
+            self.notify(switched[1], title="Options dropped", markup=False)
 
     def _sync_dedupe(self) -> None:
         """Show the action's dedupe default until the user ticks or unticks the box."""
-        if self._dedupe_chosen:
-            return
-        out = self.value("out").strip() or None
-        choice = self.query_one("#action", Select).value
-        action: Any = self._actions.get(str(choice))
-        if choice == COMMAND:
-            # None: its error is shown on the field; keep the box as it is
-            action = compiled_template(self.value("template"), self.checked("shell"))
-        if action is None:
-            return
-        with self.prevent(Checkbox.Changed):  # not the user's choice: no Changed message
-            self.query_one("#dedupe", Checkbox).value = default_dedupe(action, out)
+        shown = None if self._dedupe_chosen else dedupe_shown(self, self._actions)
+        if shown is not None:
+            with self.prevent(Checkbox.Changed):  # not the user's choice: no Changed message
+                self.query_one("#dedupe", Checkbox).value = shown
 
     def _update_action_widgets(self) -> None:
         show_action_fields(self, self.query_one("#action", Select).value, self._actions)
@@ -274,6 +264,9 @@ class FormScreen(Screen[None]):
             self, self._actions, blocked=self.field_errors, strict=self._strict,
             reimport=reimport,
         )
+        out = self.value("out").strip()
+        self.step_problems = self.query_one(StepsEditor).check(
+            first_step(self), os.path.expanduser(out) if out else None, strict=self._strict)
         self._show_errors()
         note = path_note(self) if "template" not in self.errors() else None
         if note != self._note:
@@ -290,7 +283,8 @@ class FormScreen(Screen[None]):
 
     def errors(self) -> dict[str, str]:
         """Every error shown now, widget id -> message, in the form's order (top first)."""
-        return self._error_view.in_form_order({**self.cross_errors, **self.field_errors})
+        found = {**self.cross_errors, **self.field_errors, **self.step_problems}
+        return self._error_view.in_form_order(found)
 
     def _show_errors(self) -> None:
         self._error_view.show(self.errors())
@@ -343,14 +337,14 @@ class FormScreen(Screen[None]):
         self._strict = True
         self._revalidate(reimport=True)
         if self.errors():
-            report_errors(self, self.errors())
+            report_errors(self, self.errors(), self.query_one(StepsEditor).labels)
             return None
         try:
             return self.build_spec()
         except InputError as exc:  # a check the form does not run as you type
             widget_id = self.show_error(exc)
             if widget_id:
-                report_errors(self, self.errors())
+                report_errors(self, self.errors(), self.query_one(StepsEditor).labels)
             return None
 
     @on(Button.Pressed, "#preview-button")
@@ -364,34 +358,37 @@ class FormScreen(Screen[None]):
     def action_save_recipe(self) -> None:
         """Save the form as a TOML recipe (for `tui-batch run --recipe`)."""
         spec = self.valid_spec()
-        if spec is None:
-            return
-
-        def save(path: str) -> str:
-            save_recipe(spec, os.path.expanduser(path))
-            return path
-
-        def done(path: str | None) -> None:
-            if path:
-                self.notify(f"Saved {path}", title="Recipe")
-
-        self.app.push_screen(RecipeDialog("Save recipe", "recipe.toml", save), done)
+        if spec is not None:
+            ask_save(self, spec)
 
     def action_load_recipe(self) -> None:
         """Fill the form from a TOML recipe; a bad recipe names the wrong key."""
 
-        def load(path: str) -> JobSpec:
-            return load_recipe(os.path.expanduser(path))
+        def loaded(spec: JobSpec) -> None:
+            self._filling = True
+            try:
+                self.fill_from_spec(spec)
+            finally:
+                self._filling = False
+            self._revalidate()
+            self.schedule_count(immediate=True)
 
-        def done(spec: Any) -> None:
-            if isinstance(spec, JobSpec):
-                self._filling = True
-                try:
-                    self.fill_from_spec(spec)
-                finally:
-                    self._filling = False
-                self._revalidate()
-                self.schedule_count(immediate=True)
-                self.notify("Recipe loaded", title="Recipe")
+        ask_load(self, loaded)
 
-        self.app.push_screen(RecipeDialog("Open recipe", "recipe.toml", load), done)
+    async def action_add_step(self) -> None:
+        """A pipeline step after the focused one (at the end outside the steps)."""
+        editor = self.query_one(StepsEditor)
+        editor.focus_row(await editor.add_step(after=editor.row_of(self.focused)))
+
+    # ------------------------------------------------------------------ steps
+    @on(StepsEditor.Changed)
+    def _steps_changed(self, event: StepsEditor.Changed) -> None:
+        event.stop()
+        if event.structural:
+            self._errors_shown = None  # rows came, went or moved: find the fields again
+        self._revalidate()
+
+    @on(OptionFields.Changed, "#opt-fields")
+    def _option_field_changed(self, event: OptionFields.Changed) -> None:
+        event.stop()
+        self.query_one("#opts", Input).value = merged_options(self.value("opts"), event.fields)

@@ -34,7 +34,9 @@ reboot is finished later from the **jobs** screen (`F2`) or with `tui-batch resu
   `Esc` clears the filter.
 * Fields are checked as you type; the message appears under the field.
 * Command templates: `{}` path, `{/}` basename, `{//}` parent, `{.}` path without extension,
-  `{/.}` basename without extension, `{out}` output path. File names are never run by a shell.
+  `{/.}` basename without extension, `{out}` output path (`{out.txt}`: with a new extension),
+  `{#}` the task's number in the job, `{%}` the worker slot (1..N). File names are never run
+  by a shell.
 """
 
 EVERYWHERE = """\

@@ -1,17 +1,20 @@
-"""Jobs in the store: open one's dashboard, resume an unfinished one, delete one.
+"""Jobs in the store: file jobs and a Batch's call jobs; open, resume or delete one.
 
-The list is re-read every few seconds (another ``tui-batch run`` may be writing to the same
-store) in a thread, because ``list_jobs`` is a SQLite query. A job another process is running
-(its run lock is held) is shown with that process's pid and can be neither opened, resumed
-nor deleted here: deleting it would pull the job from under the running process.
-``/`` narrows the list to the jobs whose id, name, roots, action or state match.
+The list is re-read every few seconds (another ``tui-batch run`` or a Batch in a plugin host
+may be writing to the same store) in a thread, in a few queries whatever the number of jobs
+(:mod:`..jobs_board`). Each job shows its kind (``call`` or ``files``), its group and, when it
+waits, what for (``waiting for #6``); the lines under the table say more about the highlighted
+one (its links and their states, which job a ``dependency failed`` one needed). Enter opens a
+file job's dashboard, or a call job's detail (:mod:`..dialogs.call_job`). A job another process
+holds is shown with that process's pid; a running one opens attached (Enter), `r` un-pauses it
+through its socket (:mod:`..jobs_live`), and Delete is never offered on a running job.
+``/`` narrows the list to the jobs whose id, name, function, roots, state or group match.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,85 +23,32 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from ...errors import InputError
-from ...model import ActionSpec
-from ...store import effective_counts, effective_state
-from .. import format as fmt
+from ...errors import ControlError, InputError
+from ..jobs_board import CALL, UNSTARTED, Board, JobRow, live_jobs, load_board
+from ..jobs_cells import (
+    COLUMNS,
+    STATE_STYLE,
+    detail_markup,
+    held_notice,
+    job_cell,
+    resume_elsewhere_notice,
+)
+from ..jobs_live import LiveAnswer, live_snapshots, resume_live, serves_control
 from ..navigation import navigator
-from ..run_lock import describe_runner, holding_run_lock, runner_of
+from ..run_lock import holding_run_lock, runner_of
 from ..widgets.filter_bar import FilterBar
 from ..widgets.key_footer import KeyFooter
-from ..widgets.virtual_table import Cell, Column, VirtualTable
+from ..widgets.virtual_table import Cell, VirtualTable
 
-STATE_STYLE = {
-    "done": "ok",
-    "failed": "bad",
-    "running": "run",
-    "interrupted": "warn",
-    "cancelled": "warn",
-    "created": "dim",
-    "paused": "warn",
-}
-
-COLUMNS = [
-    Column("id", "Job", 5, align="right"),
-    Column("created", "Created", 16),
-    Column("state", "State", 13),
-    Column("roots", "Roots", 0, min_width=10, keep_tail=True),
-    Column("action", "Action", 0, min_width=10),
-    Column("counts", "Done/Fail/Total", 17, align="right", hide_below=72),
-]
+__all__ = ["COLUMNS", "STATE_STYLE", "JobsScreen", "job_cell"]
 
 
 def _text(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
-def resumable(job: Any) -> bool:
-    """Has tasks left to run (queued, or interrupted by a crash / quit)."""
-    c = job.counts
-    return c.get("queued", 0) + c.get("interrupted", 0) + c.get("running", 0) > 0
-
-
-def job_roots(job: Any) -> str:
-    """The job's roots as shown (``~`` for the home folder)."""
-    roots = (job.spec.get("filter") or {}).get("roots") or []
-    home = os.path.expanduser("~")
-    shown = [("~" + r[len(home) :]) if r.startswith(home + os.sep) else r for r in roots]
-    return _text(" ".join(shown))
-
-
-def job_label(job: Any) -> str:
-    """The job's name (if any) and its action, as the Action column shows them."""
-    try:
-        label = ActionSpec(**(job.spec.get("action") or {})).label
-    except TypeError:
-        label = "?"
-    return _text(job.name + ": " + label if job.name else label)
-
-
-def job_haystack(job: Any) -> str:
-    """What ``/`` matches a job against: ``#id``, name, action, roots and state."""
-    return f"#{job.id} {job_label(job)} {job_roots(job)} {job.state}"
-
-
-def job_cell(job: Any, key: str, now: float | None = None) -> Cell:
-    """Cell text for a JobSummary."""
-    if key == "id":
-        return str(job.id)
-    if key == "created":
-        return fmt.timestamp(job.created_at) if now is None else fmt.ago(job.created_at, now)
-    if key == "state":  # ↺: resumable, which a job that runs now is not
-        more = " ↺" if resumable(job) and job.state != "running" else ""
-        return (job.state + more, STATE_STYLE.get(job.state, ""))
-    if key == "roots":
-        return job_roots(job)
-    if key == "action":
-        return job_label(job)
-    if key == "counts":
-        c = job.counts
-        return f"{c.get('done', 0):,}/{c.get('failed', 0):,}/{job.total:,}"
-    return ""
+def _group_order(row: JobRow) -> tuple[int, int]:
+    return (row.group.id if row.group is not None else -1, row.id)
 
 
 class JobsScreen(Screen[None]):
@@ -113,6 +63,8 @@ class JobsScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("n", "new", "New job"),
         Binding("d,delete", "delete", "Delete"),
+        # The same keys on a job that runs: not offered, but the key says why not.
+        Binding("d,delete", "delete(True)", "Delete", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", key_display="Esc"),
         Binding("escape", "back", "Back", key_display="Esc"),
@@ -121,17 +73,21 @@ class JobsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.jobs: list[Any] = []
-        """The JobSummary rows last loaded."""
+        self.board = Board()
+        """The jobs last read, with their groups, links and liveness."""
+        self.jobs: list[JobRow] = []
+        """The rows last loaded, newest first (``board.rows``)."""
         self.holders: dict[int, int | None] = {}
-        """Jobs some process is running (run lock held) and its pid, as of the last reload."""
+        """Jobs some process holds (run lock, or Batch host) and its pid, as of the last read."""
         self.name_filter = ""
         """The ``/`` filter text ("" shows every job)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="jobs-box"):
-            yield FilterBar(placeholder="job id, name, action, folder or state…", id="jobs-filter")
+            yield FilterBar(
+                placeholder="job id, name, function, folder, state or group…", id="jobs-filter"
+            )
             yield VirtualTable(
                 COLUMNS,
                 self._cell,
@@ -139,6 +95,7 @@ class JobsScreen(Screen[None]):
                     "id": lambda j: j.id,
                     "created": lambda j: j.created_at,
                     "counts": lambda j: j.total,
+                    "group": _group_order,
                 },
                 id="jobs",
             )
@@ -153,11 +110,12 @@ class JobsScreen(Screen[None]):
         table.focus()
         self.reload()
         self.set_interval(3.0, self.reload, name="jobs-reload")
+        self.set_interval(1.0, self.refresh_live, name="jobs-live")
 
     def on_screen_resume(self) -> None:
         self.reload()
 
-    def _cell(self, job: Any, key: str) -> Cell:
+    def _cell(self, job: JobRow, key: str) -> Cell:
         if key == "created":
             return job_cell(job, key, navigator(self).clock.time())
         return job_cell(job, key)
@@ -168,30 +126,25 @@ class JobsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="jobs")
     def reload(self) -> None:
-        """Read the job list in a thread (SQLite)."""
-        store = navigator(self).store
+        """Read the job list in a thread (SQLite, and the lock files that say who runs what)."""
         try:
-            jobs, holders = [], {}
-            for job in store.list_jobs():
-                # As the run locks say: a job whose process died is interrupted, not running.
-                running, pid = runner_of(store, job)
-                if running:
-                    holders[job.id] = pid
-                counts = effective_counts(job.counts, running)
-                jobs.append(replace(job, state=effective_state(job.state, running), counts=counts))
+            board = load_board(navigator(self).store)
         except Exception as exc:  # a locked or broken store must not kill the screen
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self._show_jobs, jobs, holders)
+        self.app.call_from_thread(self._show_board, board)
 
-    def _show_jobs(self, jobs: list[Any], holders: dict[int, int | None] | None = None) -> None:
+    def _show_board(self, board: Board) -> None:
         if not self.is_attached:
             return
-        self.jobs = jobs
-        self.holders = holders or {}
+        for row in live_jobs(board.rows):  # keep the live counts until the next snapshot
+            old = self.board.by_id.get(row.id)
+            if old is not None and old.live is not None:
+                row.set_live(old.live)
+        self.board, self.jobs, self.holders = board, board.rows, board.holders()
         table = self.query_one("#jobs", VirtualTable)
         keep = table.cursor_item.id if table.cursor_item is not None else None
-        table.set_rows(jobs)
+        table.set_rows(board.rows)
         if keep is not None:
             for i, job in enumerate(table.view_items()):
                 if job.id == keep:
@@ -201,54 +154,62 @@ class JobsScreen(Screen[None]):
         self._show_detail()
         self.refresh_bindings()
 
+    @work(thread=True, exclusive=True, group="jobs-live")
+    def refresh_live(self) -> None:
+        """Once a second: each running job's counts, paused and workers from its control
+        socket (in a thread: a connection and a request per running job)."""
+        rows = live_jobs(self.jobs)
+        if rows:
+            snaps = live_snapshots(navigator(self).store.path, rows)
+            self.app.call_from_thread(self._show_live, rows, snaps)
+
+    def _show_live(self, rows: list[JobRow], snaps: dict[int, dict[str, object]]) -> None:
+        if not self.is_attached:
+            return
+        for row in rows:
+            row.set_live(snaps.get(row.id))
+        self.query_one("#jobs", VirtualTable).refresh_rows()
+        self._show_detail()
+
     def _show_title(self) -> None:
         table = self.query_one("#jobs", VirtualTable)
         shown = table.row_count
+        calls = sum(1 for j in self.jobs if j.kind == CALL)
+        of = f", {calls} call" if calls else ""
         if self.name_filter:
             title = f"Jobs ({shown} of {len(self.jobs)} match “{_text(self.name_filter)}”)"
             table.empty_text = "no job matches the filter: Esc clears it"
         else:
-            title = f"Jobs ({len(self.jobs)})"
+            title = f"Jobs ({len(self.jobs)}{of})"
             table.empty_text = "no jobs yet: press n to build one"
         self.query_one("#jobs-box").border_title = title
 
     # ------------------------------------------------------------------ filter
     def action_filter(self) -> None:
-        """Show only the jobs whose id, name, action, folder or state match what you type."""
+        """Show only the jobs whose id, name, function, folder, state or group match."""
         self.query_one(FilterBar).open()
 
     def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
         self.name_filter = event.text
         matches = event.bar.matcher()
         table = self.query_one("#jobs", VirtualTable)
-        table.set_filter((lambda job: matches(job_haystack(job))) if event.text else None)
+        table.set_filter((lambda job: matches(job.haystack())) if event.text else None)
         self._show_title()
         self._show_detail()
         self.refresh_bindings()
 
     @on(VirtualTable.CursorMoved, "#jobs")
     def _show_detail(self) -> None:
-        job = self.selected()
         detail = self.query_one("#job-detail", Static)
-        if job is None:
-            detail.update("")
-            return
-        counts = "  ".join(f"{k} {v:,}" for k, v in job.counts.items() if v)
-        flt = job.spec.get("filter") or {}
-        exts = " ".join(flt.get("extensions") or []) or "all types"
-        error = f"  [b $error]{_text(job.error)}[/]" if job.error else ""
-        running = ""
-        if job.id in self.holders:
-            running = f" · [b $accent]running in {describe_runner(self.holders[job.id])}[/]"
-        detail.update(f"[b]#{job.id}[/] {exts} · {counts or 'no tasks'}{running}{error}")
+        detail.update(detail_markup(self.board, self.selected(), navigator(self).clock.time()))
         self.refresh_bindings()
 
     @on(VirtualTable.Selected, "#jobs")
     def _selected(self) -> None:
         self.action_open()
 
-    def selected(self) -> Any:
-        """The highlighted JobSummary, or None."""
+    def selected(self) -> JobRow | None:
+        """The highlighted job, or None."""
         return self.query_one("#jobs", VirtualTable).cursor_item
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -261,28 +222,35 @@ class JobsScreen(Screen[None]):
             return False  # Enter in the filter bar keeps the filter
         if action == "filter":
             return True
-        if action in ("open", "delete"):
+        if action == "open":
             return job is not None
-        if action == "resume":  # a running job: the key says why not
-            return job is not None and (resumable(job) or job.id in self.holders)
+        if action == "delete":  # never offered on a job that runs; the hidden key says why
+            busy = job is not None and (job.held or job.running)
+            return busy if parameters else job is not None and not busy
+        if action == "resume":  # a job some process runs, or a call job: the key says why not
+            if job is None:
+                return False
+            if job.kind == CALL:
+                return not job.final
+            return job.resumable() or job.held
         return True
 
-    def refuse_if_running(self, job: Any, doing: str) -> bool:
-        """Tell the user (and return True) when another process runs ``job`` right now.
+    def refuse_if_running(self, job: JobRow, doing: str) -> bool:
+        """Tell the user (and return True) when another process holds ``job`` right now.
 
         Checked at the key press, not from the last reload: a run may have started since."""
         running, pid = runner_of(navigator(self).store, job)
         if not running:
             return False
         self.holders[job.id] = pid
+        job.held, job.pid = True, pid
         self._show_detail()
-        self.notify(
-            f"Job {job.id} is running in {describe_runner(pid)}: it cannot be {doing} "
-            "until that run ends.",
-            severity="error",
-            title="Job is running",
-        )
+        self._say_held(job, doing)
         return True
+
+    def _say_held(self, job: JobRow, doing: str) -> None:
+        text, title = held_notice(job, doing)
+        self.notify(text, severity="error", title=title)
 
     def _dashboard(self, autostart: bool) -> None:
         job = self.selected()
@@ -293,19 +261,81 @@ class JobsScreen(Screen[None]):
         navigator(self).open_dashboard(job.id, autostart=autostart)
 
     def action_open(self) -> None:
-        """Show the job's dashboard (runs nothing until Start)."""
-        self._dashboard(autostart=False)
+        """Show a file job's dashboard (runs nothing until Start), or a call job's detail."""
+        job = self.selected()
+        if job is None:
+            return
+        if job.kind == CALL:
+            from ..dialogs.call_job import CallJobDialog
+
+            self.app.push_screen(CallJobDialog(navigator(self).store, job.id, self.board))
+            return
+        self.open_file_job(job)
+
+    @work(thread=True, exclusive=True, group="jobs-open")
+    def open_file_job(self, job: JobRow) -> None:
+        """A job running in another process opens attached (its live dashboard, whose keys
+        control it); any other one opens as stored (runs nothing until Start)."""
+        served = serves_control(navigator(self).store.path, job.id)
+        self.app.call_from_thread(self._open_file_job, job, served)
+
+    def _open_file_job(self, job: JobRow, served: bool) -> None:
+        if not self.is_current:
+            return
+        if served:
+            navigator(self).open_attached(job.id)
+        else:
+            self._dashboard(autostart=False)
 
     def action_resume(self) -> None:
-        """Finish an interrupted job: done tasks are not run again."""
+        """Finish an interrupted file job: done tasks are not run again; un-pause a paused
+        one that runs (in any process, through its socket). (A call job is resumed by its
+        Batch or `tui-batch resume`: the key says so.)"""
+        job = self.selected()
+        if job is None:
+            return
+        if job.kind == CALL or (job.scheduled and job.state in UNSTARTED):
+            self._say_resume_elsewhere(job)
+            return
+        if job.held and job.running:
+            self.resume_running(job)
+            return
         self._dashboard(autostart=True)
 
-    def action_delete(self) -> None:
-        """Delete a job and its history, after confirmation."""
+    @work(thread=True, exclusive=True, group="jobs-resume")
+    def resume_running(self, job: JobRow) -> None:
+        """`r` on a job that runs elsewhere: un-pause it there, as `tui-batch resume` does."""
+        try:
+            answer = resume_live(navigator(self).store.path, job.id)
+        except (ControlError, OSError) as exc:
+            answer = (f"Job {job.id}: {exc}", "Not resumed", None)
+        self.app.call_from_thread(self._resumed_running, job, answer)
+
+    def _resumed_running(self, job: JobRow, answer: LiveAnswer | None) -> None:
+        if not self.is_attached:
+            return
+        if answer is None:  # it ended since the list was read: resume it as a stopped job
+            return self._dashboard(autostart=True)
+        text, title, snapshot = answer
+        if snapshot is not None:
+            self._show_live([job], {job.id: snapshot})
+        self.notify(text, title=title, severity="information" if snapshot else "error")
+
+    def _say_resume_elsewhere(self, job: JobRow) -> None:
+        text, title, severity = resume_elsewhere_notice(job)
+        self.notify(text, title=title, severity=severity, timeout=8)
+
+    def action_delete(self, refused: bool = False) -> None:
+        """Delete a job and its history, after confirmation (never a job that runs)."""
         from ..dialogs.confirm import ConfirmDialog
 
         job = self.selected()
-        if job is None or self.refuse_if_running(job, "deleted"):
+        if job is None:
+            return
+        if refused:
+            self._say_held(job, "deleted")
+            return
+        if self.refuse_if_running(job, "deleted"):
             return
 
         def answer(yes: bool | None) -> None:
@@ -326,14 +356,17 @@ class JobsScreen(Screen[None]):
                     self.notify(f"Deleted job {job.id}", timeout=2)
                 self.reload()
 
+        if job.kind == CALL:
+            what = "Its arguments, result or error and its history are removed."
+        else:
+            what = f"Its {job.total:,} tasks and their history are removed. Files are not touched."
+        waiting = self.board.waiting_dependents(job.id)
+        if waiting:
+            ids = ", ".join(f"#{j}" for j in waiting)
+            what += f" {ids} run{'s' if len(waiting) == 1 else ''} after it: they will no " \
+                    "longer wait for it."
         self.app.push_screen(
-            ConfirmDialog(
-                f"Delete job {job.id}?",
-                f"Its {job.total:,} tasks and their history are removed. Files are not touched.",
-                yes="Delete",
-                danger=True,
-            ),
-            answer,
+            ConfirmDialog(f"Delete job {job.id}?", what, yes="Delete", danger=True), answer
         )
 
     def action_new(self) -> None:

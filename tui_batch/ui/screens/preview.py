@@ -11,6 +11,7 @@ narrows the table to the paths that match; toggling all then toggles the rows sh
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from ...actions import display_path, plan_notes
 from ...errors import InputError
 from ...jobs import Plan, plan_job
+from ...jobs.pipeline_setup import final_output, resolve_steps
 from ...model import JobSpec, Priority
 from ..dialogs.confirm import ConfirmDialog
 from ..dialogs.creating import CreatingDialog
@@ -41,6 +43,7 @@ from ..preview_rows import (
     totals_line,
     workers_phrase,
 )
+from ..step_drafts import pipeline_label
 from ..widgets.filter_bar import FilterBar
 from ..widgets.key_footer import KeyFooter
 from ..widgets.plan_progress import PlanProgressView
@@ -92,6 +95,8 @@ class PreviewScreen(Screen[None]):
         """The counts shown while scanning and checking duplicates."""
         self.name_filter = ""
         """The ``/`` filter text ("" shows every file)."""
+        self._steps: list[Any] | None = None
+        """A pipeline's actions, resolved once its plan is in (None: one action)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,6 +124,9 @@ class PreviewScreen(Screen[None]):
 
     def _title(self) -> str:
         title = f"Preview · {printable(self.spec.action.label)}"
+        if self.spec.steps:
+            title = (f"Preview · {printable(pipeline_label(self.spec))} · "
+                     f"{len(self.spec.steps)} steps")  # fmt: skip
         if self.name_filter and self.plan is not None:
             shown = self.table.row_count
             total = len(self.plan.preview.rows)
@@ -156,6 +164,11 @@ class PreviewScreen(Screen[None]):
 
     def _show_plan(self, plan: Plan) -> None:
         self.plan = plan
+        if self.spec.steps:
+            try:
+                self._steps = resolve_steps(copy.deepcopy(self.spec))  # it sets dedupe
+            except InputError:  # checked by the form; step 1's output is still right
+                self._steps = None
         self.query_one("#preview-waiting").display = False
         table = self.query_one("#preview", VirtualTable)
         table.display = True
@@ -180,8 +193,16 @@ class PreviewScreen(Screen[None]):
     def _cell(self, row: Any, key: str) -> Cell:
         return preview_cell(
             row, key, excluded=self.excluded, priority=self.priority_of(row.entry.path),
-            roots=self.spec.filter.roots,
+            roots=self.spec.filter.roots, output_of=self._final_output,
         )  # fmt: skip
+
+    def _final_output(self, row: Any) -> str | None:
+        """A pipeline's last output of a row (step 1's output through every next step)."""
+        if self._steps is None or self.plan is None:
+            return row.out_path
+        entry = row.entry
+        return final_output(self._steps, self.spec.settings.out_dir, entry.root, entry.rel,
+                            self.plan.multi_root)  # fmt: skip
 
     def _sort_keys(self) -> dict[str, Any]:
         return sort_keys(lambda path: path in self.excluded, self.priority_of)

@@ -62,7 +62,9 @@ class StatsPanel(Vertical):
     """The top of the dashboard."""
 
     DEFAULT_CSS = """
-    StatsPanel > #stats-counts, StatsPanel > #stats-rates { height: 1; }
+    StatsPanel > #stats-counts, StatsPanel > #stats-rates, StatsPanel > #stats-steps {
+        height: 1;
+    }
     StatsPanel.-watch #progress { display: none; }
     """
 
@@ -91,6 +93,9 @@ class StatsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="stats-counts")
         yield Static("", id="stats-rates")
+        steps = Static("", id="stats-steps")
+        steps.display = False  # a pipeline's counts per step (show_steps)
+        yield steps
         with Horizontal(id="stats-bars"):
             yield ProgressBar(total=1, show_eta=False, id="progress")
             yield Static("", id="stats-times")
@@ -100,6 +105,14 @@ class StatsPanel(Vertical):
         """Say the job's state (running, paused, done...) now."""
         self.state_text = text
         self.refresh_text()
+
+    def show_steps(self, markup: str | None) -> None:
+        """A pipeline's line of counts per step (None: a one-action job, no line)."""
+        line = self.query_one("#stats-steps", Static)
+        if line.display != (markup is not None):
+            line.display = markup is not None
+        if markup is not None:
+            self._set_line("#stats-steps", markup)
 
     def show_workers(self, workers: int) -> None:
         """The engine's worker count changed."""

@@ -57,6 +57,9 @@ COLUMNS = [
 ]
 """Info stays at 80 columns: it is where a failed task says why (its last stderr line)."""
 
+STEP_COLUMN = Column("step", "Step", 4, align="right", sortable=False)
+"""A pipeline's step of each task (1 first); shown only for pipeline jobs."""
+
 STATE_ORDER = {
     s: i
     for i, s in enumerate(
@@ -185,7 +188,9 @@ class TaskList(VirtualTable[Any]):
     column."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, task_cell, sort_keys=SORT_KEYS, id=id)
+        super().__init__(COLUMNS, self._task_cell, sort_keys=SORT_KEYS, id=id)
+        self.step_of: Callable[[Any], int | None] | None = None
+        """A pipeline's step of a task (0-based; :meth:`show_steps`), None: one action."""
         self.status_filter: str | None = None
         """Show only tasks in this state (None = all)."""
         self.name_filter = ""
@@ -196,6 +201,24 @@ class TaskList(VirtualTable[Any]):
         """Said on the first row when the job has no task (to show) yet."""
         self._index_of: dict[int, int] | None = None
         self._engine_key: tuple[int, int] = (0, 0)
+
+    def _task_cell(self, task: Any, key: str) -> Cell:
+        if key == "step":
+            step = self.step_of(task) if self.step_of is not None else None
+            return "" if step is None else str(step + 1)
+        return task_cell(task, key)
+
+    def show_steps(self, step_of: Callable[[Any], int | None] | None) -> None:
+        """A pipeline job: a Step column after the status (``step_of`` gives a task's step,
+        0-based); None: a one-action job, no column."""
+        self.step_of = step_of
+        columns = list(COLUMNS)
+        if step_of is not None:
+            columns.insert(1, STEP_COLUMN)
+        if [c.key for c in columns] != [c.key for c in self.columns]:
+            self.columns = columns
+            self._layout_width = -1  # lay the columns out again
+            self.refresh()
 
     @property
     def empty_text(self) -> str:

@@ -42,8 +42,11 @@ StreamOutput = Output
 
 
 def attempt_output(store: Store, job_id: int, record: AttemptRecord) -> list[StreamOutput]:
-    """stdout and stderr of a finished attempt, as kept (reads files: call it in a thread)."""
-    return [store.output(job_id, record, name) for name in STREAMS]
+    """stdout and stderr of a finished attempt, as kept (reads files: call it in a thread).
+    A pipeline step's task keeps its output in its step's own files: the store finds them
+    from the task's step."""
+    step = store.task_step(record.task_id) or 0
+    return [store.output(job_id, record, name, step=step) for name in STREAMS]
 
 
 class LiveFollower:
@@ -65,13 +68,17 @@ class LiveFollower:
         """Bytes of stdout and stderr read so far."""
         self.written = [0, 0]
         """Bytes of stdout and stderr the command wrote so far (more than read when cut)."""
+        self.step: int | None = None
+        """The task's pipeline step (0-based), once its live record was found (each step
+        has its own slot files; until then every step's records are looked in)."""
 
     def read(self) -> tuple[bytes, bytes] | None:
         """New bytes of (stdout, stderr); None when the attempt's slot is not known (yet)."""
-        live = self.store.live_attempt(self.job_id, self.task_id, self.attempt)
+        live = self.store.live_attempt(self.job_id, self.task_id, self.attempt, step=self.step)
         if live is None:
             return None
-        paths = slot_paths(self.store.log_dir(self.job_id), live.slot)
+        self.step = live.step
+        paths = slot_paths(self.store.log_dir(self.job_id, live.step), live.slot)
         chunks: list[bytes] = []
         written = []
         for i, path in enumerate(paths):
@@ -84,7 +91,8 @@ class LiveFollower:
             start = begin + self.read_bytes[i]
             want = min(end - start, self.cap - self.read_bytes[i])
             chunks.append(read_range(path, start, want) if want > 0 else b"")
-        if not _same(self.store.live_attempt(self.job_id, self.task_id, self.attempt), live):
+        again = self.store.live_attempt(self.job_id, self.task_id, self.attempt, step=live.step)
+        if not _same(again, live):
             return None
         for i, chunk in enumerate(chunks):
             self.read_bytes[i] += len(chunk)
@@ -93,7 +101,8 @@ class LiveFollower:
 
 
 def _same(a: LiveAttempt | None, b: LiveAttempt) -> bool:
-    return a is not None and (a.slot, a.out_off, a.err_off) == (b.slot, b.out_off, b.err_off)
+    return a is not None and ((a.step, a.slot, a.out_off, a.err_off)
+                              == (b.step, b.slot, b.out_off, b.err_off))
 
 
 # ------------------------------------------------------------------- attempts

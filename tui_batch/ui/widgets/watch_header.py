@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from ...control.remote_watch import RemoteWatch
 from ...engine.events import Stats
 from .. import format as fmt
 from ..clock import Clock, SystemClock
@@ -89,6 +90,8 @@ class WatchHeader(Vertical):
         self.stopping: str | None = None
         """How the watch is stopping (``finish`` or ``stop``), None while it watches."""
         self._watcher: Any = None
+        self.source: Any = None
+        """What :meth:`attach` was given (the dashboard's runner)."""
         self._unsubscribe: Callable[[], None] | None = None
         self._idle_key: float | None = None
         self._idle_wall: float | None = None
@@ -100,12 +103,18 @@ class WatchHeader(Vertical):
 
     # ------------------------------------------------------------------ events
     def attach(self, watcher: Any) -> None:
-        """Hear ``watcher``'s events (a :class:`~tui_batch.watch.Watcher`)."""
+        """Hear ``watcher``'s events (a :class:`~tui_batch.watch.Watcher`); a runner
+        attached to a watch running elsewhere is read through :class:`RemoteWatch`."""
         self.detach()
+        self.source = watcher
+        if getattr(watcher, "remote", False) and not isinstance(watcher, RemoteWatch):
+            watcher = RemoteWatch.of_runner(watcher)
         self._watcher = watcher
         self.roots = tuple(getattr(watcher, "roots", ()))
         self.settle = float(getattr(watcher, "settle", 0.0))
-        self._unsubscribe = watcher.subscribe(self.on_watch_event)
+        subscribe = getattr(watcher, "subscribe", None)  # (a job that ended has none)
+        if subscribe is not None:
+            self._unsubscribe = subscribe(self.on_watch_event)
 
     def detach(self) -> None:
         """Stop hearing the watcher (the screen goes away)."""
@@ -131,6 +140,8 @@ class WatchHeader(Vertical):
     # ----------------------------------------------------------------- drawing
     def idle_since(self, stats: Stats | None) -> float | None:
         """Clock time when the watch ran out of work (None while it has some)."""
+        if stats is not None and isinstance(self._watcher, RemoteWatch):  # its own clock's
+            return None if stats.running or stats.queued else self._watcher.idle_since
         if stats is None or stats.idle_since is None or stats.running or stats.queued:
             return None
         if stats.idle_since != self._idle_key:
@@ -173,7 +184,9 @@ class WatchHeader(Vertical):
 
     def refresh_text(self, stats: Stats | None) -> None:
         """Redraw (the dashboard's tick and statistics updates)."""
-        if self._watcher is not None:
+        if isinstance(self._watcher, RemoteWatch):
+            self._heard_remote(self._watcher)
+        elif self._watcher is not None:
             self.settling = int(getattr(self._watcher, "settling", 0))
         width = self.content_size.width or 78
         shown = self.lines(stats, width)
@@ -181,6 +194,14 @@ class WatchHeader(Vertical):
             self._shown = shown
             self.query_one("#watch-roots", Static).update(shown[0], layout=False)
             self.query_one("#watch-activity", Static).update(shown[1], layout=False)
+
+    def _heard_remote(self, remote: RemoteWatch) -> None:
+        """The fields the watch's socket last gave (asked again once a second)."""
+        remote.poll()
+        self.roots, self.settle, self.settling = remote.roots, remote.settle, remote.settling
+        self.mode, self.stopping = remote.mode, remote.stopping or self.stopping
+        if remote.last_path is not None and remote.last_seen is not None:
+            self.last_path, self.last_seen = remote.last_path, remote.last_seen
 
     def text(self) -> str:
         """Both lines as plain text (tests)."""
