@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import tui_batch_cmd
-from tests.test_service import BLOCKED, RECORD, Svc, _zombie
+from tests.service_support import BLOCKED, RECORD, Svc, _zombie
 from tui_batch.control import connect
 from tui_batch.service import ServiceRefused
 from tui_batch.store import Store

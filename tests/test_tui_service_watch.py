@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_service import BLOCKED, RECORD, Svc
+from tests.service_support import BLOCKED, RECORD, Svc
 from tests.ui_support import app_for, dashboard, wait_until
 from tui_batch.control.client import connect
 from tui_batch.model import ActionSpec, EngineSettings, FilterSpec, JobSpec

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.service_support import Svc
 from tests.test_pipeline import REC
-from tests.test_service import Svc
 from tests.watch_support import _start_cli, _wait, kinds, until, watching
 from tui_batch.actions import TaskContext, register, unregister
 from tui_batch.actions.python import PythonAction
