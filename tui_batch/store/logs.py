@@ -178,14 +178,25 @@ class StoreLogs:
         self, job_id: int, live: LiveAttempt, stream: str, start: int
     ) -> bytes:
         """What a running attempt added to ``stream`` from byte ``start`` (of its output) on."""
+        return self.follow_range(job_id, live, stream, start)[0]
+
+    def follow_range(
+        self, job_id: int, live: LiveAttempt, stream: str, start: int,
+        limit: int | None = None,
+    ) -> tuple[bytes, int]:
+        """What a running attempt added to ``stream`` from byte ``start`` on (at most
+        ``limit`` bytes), and how many bytes it has written to that stream so far. The one
+        reader of a live slot file: ``tui-batch log -f`` and the TUI's log views follow
+        through here."""
         i = _stream_index(stream)
         path = slot_paths(self.log_dir(job_id, live.step), live.slot)[i]
-        off = (live.out_off, live.err_off)[i] + start
+        begin = (live.out_off, live.err_off)[i]
         try:
-            size = os.stat(path).st_size
+            written = max(0, os.stat(path).st_size - begin)
         except OSError:
-            return b""
-        return read_range(path, off, max(0, size - off))
+            return b"", 0
+        want = written - start if limit is None else min(written - start, limit)
+        return (read_range(path, begin + start, want) if want > 0 else b""), written
 
     def attempts_of(self, task_ids: Sequence[int]) -> dict[int, list[AttemptRecord]]:
         """The attempts of many tasks (oldest first per task), by task id; a task that never

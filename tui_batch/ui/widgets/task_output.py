@@ -10,12 +10,10 @@ touch 10 MiB: callers run them in a thread, never on the event loop.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...model.logfiles import slot_paths
-from ...store.logs import LiveAttempt, Output, read_range
+from ...store.logs import LiveAttempt, Output
 from ..format import size
 from .log_lines import Section, StreamLines
 
@@ -78,19 +76,13 @@ class LiveFollower:
         if live is None:
             return None
         self.step = live.step
-        paths = slot_paths(self.store.log_dir(self.job_id, live.step), live.slot)
         chunks: list[bytes] = []
         written = []
-        for i, path in enumerate(paths):
-            begin = (live.out_off, live.err_off)[i]
-            try:
-                end = os.stat(path).st_size
-            except OSError:
-                end = begin
-            written.append(max(0, end - begin))
-            start = begin + self.read_bytes[i]
-            want = min(end - start, self.cap - self.read_bytes[i])
-            chunks.append(read_range(path, start, want) if want > 0 else b"")
+        for i, stream in enumerate(("stdout", "stderr")):
+            chunk, wrote = self.store.follow_range(self.job_id, live, stream, self.read_bytes[i],
+                                                   self.cap - self.read_bytes[i])
+            chunks.append(chunk)
+            written.append(wrote)
         again = self.store.live_attempt(self.job_id, self.task_id, self.attempt, step=live.step)
         if not _same(again, live):
             return None
